@@ -1,0 +1,1 @@
+"""Corpus preparation recipes: each writes label files in a task's format."""

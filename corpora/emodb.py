@@ -1,0 +1,84 @@
+"""EmoDB recipe: label files in EMO-SUPERB's format from the file names of the corpus.
+
+File ``03a01Fa.wav``: speaker ``03``, text ``a01``, emotion code ``F`` (6th character),
+version ``a``. EmoDB has one acted emotion per file and no per-listener votes
+(``erkennung.txt`` gives only the share of listeners who recognised the acted emotion), so the
+label is the acted emotion as a one-hot vote smoothed like EMO-SUPERB's (0.95 / 0.05 / (C-1)).
+
+Writes ``<target>/<condition>/config.json`` and ``labels_consensus_<fold>.csv`` for every
+condition of partitions/emodb.yaml (SERAB's split; five speaker folds). The audio root is the
+corpus's ``wav/`` folder, which is read in place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from corpora import partitions
+from emobench import io
+from emobench.errors import UserError
+from emobench.experiment import LOG
+from downstream.emotion.labels import smooth
+
+CODES = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy",
+         "T": "sad", "N": "neutral"}
+CLASSES = list(CODES.values())
+SPLIT_NAMES = {"train": "Train", "dev": "Development", "test": "Test"}
+
+
+def scan(wav_dir: Path, speakers: dict[str, str]) -> pd.DataFrame:
+    rows, problems = [], []
+    for path in sorted(wav_dir.glob("*.wav")):
+        name = path.name
+        speaker, code = name[:2], name[5:6]
+        if len(name) != 11 or code not in CODES or speaker not in speakers:
+            problems.append(f"{path}: not an EmoDB file name (speaker, text, emotion, version)")
+            continue
+        rows.append({"FileName": name, "SpkrID": speaker, "Gender": speakers[speaker],
+                     "emotion": CODES[code]})
+    if problems:
+        raise UserError("\n".join(problems[:20]) + (f"\n... {len(problems)} in all"
+                                                    if len(problems) > 20 else ""))
+    if not rows:
+        raise UserError(f"{wav_dir}: no EmoDB .wav files found")
+    return pd.DataFrame(rows)
+
+
+def prepare(source: Path, target: Path) -> list[Path]:
+    wav_dir = source / "wav" if (source / "wav").is_dir() else source
+    spec = partitions.load("emodb")
+    speakers = {str(k): v for k, v in spec["units"].items()}
+    table = scan(wav_dir, speakers)
+    labels = smooth(np.eye(len(CLASSES))[[CLASSES.index(e) for e in table["emotion"]]])
+    base = table[["FileName"]].join(pd.DataFrame(labels, columns=CLASSES))
+    base[["SpkrID", "Gender"]] = table[["SpkrID", "Gender"]]
+
+    written = []
+    for condition, rule in spec["conditions"].items():
+        folder = target / condition
+        config = {"data_split_type": SPLIT_NAMES, "categorical": {"emo_type": CLASSES},
+                  "dimensional": {"max_score": 1, "min_score": 0},
+                  "description": f"EmoDB {condition} - {len(CLASSES)} classes (acted labels)",
+                  "audio_root": str(wav_dir.resolve())}
+        written.append(io.write_text(folder / "config.json", json.dumps(config, indent=4) + "\n"))
+        expected = rule.get("expected_rows", {})
+        for fold, units in partitions.fold_units(rule).items():
+            split_of = {u: SPLIT_NAMES[s] for s, us in units.items() for u in us}
+            frame = base.assign(Split_Set=base["SpkrID"].map(split_of))
+            missing = sorted(set(frame.loc[frame["Split_Set"].isna(), "SpkrID"]))
+            if missing:
+                raise UserError(f"partitions/emodb.yaml {condition} fold {fold}: speakers "
+                                f"{missing} are in no split")
+            counts = frame["Split_Set"].value_counts()
+            got = {s: int(counts.get(SPLIT_NAMES[s], 0)) for s in SPLIT_NAMES}
+            if fold in expected and got != expected[fold]:
+                raise UserError(f"EmoDB {condition} fold {fold}: {got} rows per split, "
+                                f"partitions/emodb.yaml expects {expected[fold]}")
+            path = folder / f"labels_consensus_{fold}.csv"
+            written.append(io.write_text(path, frame.to_csv(index=False, float_format="%.6g")))
+            LOG.info("%s: %s", path, got)
+    return written

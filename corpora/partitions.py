@@ -1,0 +1,40 @@
+"""Partition rules kept as data in partitions/<corpus>.yaml: which unit goes to which split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from emobench.errors import UserError
+from emobench.experiment import REPO_ROOT
+
+PARTITIONS = REPO_ROOT / "partitions"
+
+
+def load(corpus: str) -> dict[str, Any]:
+    path = PARTITIONS / f"{corpus}.yaml"
+    if not path.is_file():
+        raise UserError(f"no partition file {path}")
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def fold_units(condition: dict[str, Any]) -> dict[int, dict[str, list[str]]]:
+    """{fold: {train/dev/test: [units]}}; group folds put every other group in train."""
+    groups = condition.get("groups")
+    folds: dict[int, dict[str, list[str]]] = {}
+    for fold, spec in condition["folds"].items():
+        if groups is None:
+            folds[int(fold)] = {s: [str(u) for u in spec[s]] for s in ("train", "dev", "test")}
+            continue
+        test, dev = spec["test"], spec["dev"]
+        train = [g for g in groups if g not in (test, dev)]
+        folds[int(fold)] = {"test": list(groups[test]), "dev": list(groups[dev]),
+                            "train": [u for g in train for u in groups[g]]}
+    for fold, splits in folds.items():
+        seen = [u for units in splits.values() for u in units]
+        if len(seen) != len(set(seen)):
+            raise UserError(f"partition fold {fold}: a unit is in two splits: {splits}")
+    return folds

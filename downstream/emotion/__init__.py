@@ -1,0 +1,1 @@
+"""EMO-SUPERB soft-label emotion recognition (``-d emotion``)."""

@@ -1,0 +1,46 @@
+"""Typed defaults of the emotion task; corpus configs under configs/emotion/ override them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class DataConfig:
+    label_dir: str | None = None  # holds config.json and labels_consensus_<fold>.csv (required)
+    audio_root: str | None = None  # FileName is relative to it (required)
+    fold: int = 1
+    corpus: str | None = None  # name for results; default: the label folder's parent name
+    condition: str | None = None  # e.g. Primary / Secondary; default: the label folder's name
+    max_seconds: float = 10.0  # only the first max_seconds of every utterance are used
+    standardize: bool = True  # by the mean and std of all training samples
+    label_sum_tolerance: float = 1e-3  # |sum of a label row - 1| above this is an error
+    allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
+    preload_audio: bool = True  # keep decoded waveforms in memory between epochs
+
+
+@dataclass
+class ModelConfig:
+    hidden_dim: int = 256  # Linear(D, hidden) -> masked mean -> Linear(hidden, C)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int | None = None  # set by the corpus config (EMO-SUPERB: CREMA-D 110, IEMOCAP 40, ...)
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.01  # torch.optim.AdamW's default, as in the reference
+    grad_clip: float = 1.0
+    scheduler: Literal["none", "cosine_warmup"] = "none"
+    warmup_steps: int = 0
+    select_metric: Literal["dev_loss", "dev_macro_f1"] = "dev_loss"
+    eval_every_epochs: int = 1
+    save_every_epochs: int = 1  # resumable state (last.ckpt)
+
+
+@dataclass
+class EmotionConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

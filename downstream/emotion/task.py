@@ -1,0 +1,334 @@
+"""The emotion task: train -> select on dev -> evaluate dev and test -> write every output.
+
+The test split is never read during training: its dataset is built only when the selected
+checkpoint is evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from emobench import io, plots, scores
+from emobench.config import ConfigError, to_dict
+from emobench.context import RunContext
+from emobench.experiment import LOG, provenance, seed_everything
+from downstream.emotion.config import EmotionConfig
+from downstream.emotion.data import EmotionDataset, Standardizer, collate, fit_standardizer
+from downstream.emotion.labels import LabelTable, read_labels
+from downstream.emotion.loss import class_balanced_weights, soft_label_loss
+from downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
+from downstream.emotion.model import EmotionHead, EmotionModel, masked_mean
+from downstream.emotion.outputs import leaderboard_files, predictions_csv
+from upstream import Featurizer, FrozenUpstream, build_upstream
+
+CONFIG = EmotionConfig
+NAME = "emotion"
+CHECKPOINT_FORMAT = "emobench-emotion-1"
+NO_VARIANCE_RATIO = 1e-3
+
+
+def demo(root: Path) -> dict[str, Any]:
+    """Build the synthetic demo corpus under ``root``; return its data config layer."""
+    from corpora import demo_emotion
+
+    label_dir = demo_emotion.build(root, seed=0)
+    return {"data": {"label_dir": str(label_dir), "audio_root": str(root / "audio"),
+                     "corpus": "demo", "condition": label_dir.name}}
+
+
+def _check(cfg: EmotionConfig) -> None:
+    for key in ("label_dir", "audio_root"):
+        if getattr(cfg.data, key) is None:
+            raise ConfigError(f"data.{key} is not set: give it in a config file (-c) or with "
+                              f"-o data.{key}=PATH (or run the demo with --demo)")
+    if cfg.train.epochs is None or cfg.train.epochs < 1:
+        raise ConfigError("train.epochs is not set: corpus configs under configs/emotion/ set it "
+                          "(EMO-SUPERB: CREMA-D 110, IEMOCAP 40, ...), or -o train.epochs=N")
+
+
+def _names(cfg: EmotionConfig) -> tuple[str, str]:
+    label_dir = Path(cfg.data.label_dir).resolve()
+    return (cfg.data.corpus or label_dir.parent.name, cfg.data.condition or label_dir.name)
+
+
+def _table(cfg: EmotionConfig) -> LabelTable:
+    return read_labels(cfg.data.label_dir, cfg.data.fold, cfg.data.audio_root,
+                       sum_tolerance=cfg.data.label_sum_tolerance,
+                       allow_speaker_overlap=cfg.data.allow_speaker_overlap)
+
+
+def _model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> EmotionModel:
+    featurizer = Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
+    head = EmotionHead(upstream.info.dim, ctx.config.model.hidden_dim, num_classes)
+    return EmotionModel(featurizer, head).to(ctx.device)
+
+
+def _loader(dataset: EmotionDataset, batch_size: int, seed: int | None = None) -> DataLoader:
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=seed is not None,
+                      generator=generator, collate_fn=collate)
+
+
+def _forward(model: EmotionModel, upstream: FrozenUpstream, wavs: list[torch.Tensor],
+             device: torch.device) -> torch.Tensor:
+    hidden, lengths = upstream([w.to(device) for w in wavs])
+    return model(hidden, lengths.to(device))
+
+
+@torch.no_grad()
+def predict(model: EmotionModel, upstream: FrozenUpstream, dataset: EmotionDataset,
+            weights: torch.Tensor, batch_size: int, device: torch.device):
+    """Probabilities of every utterance and the mean class-weighted loss over the split."""
+    model.eval()
+    probs, total = [], 0.0
+    for wavs, labels, _ in _loader(dataset, batch_size):
+        logits = _forward(model, upstream, wavs, device)
+        total += float(soft_label_loss(logits, labels.to(device), weights)) * len(wavs)
+        probs.append(torch.softmax(logits, dim=-1).cpu())
+    return torch.cat(probs).double().numpy(), total / len(dataset)
+
+
+@torch.no_grad()
+def pooled_variance_ratio(upstream: FrozenUpstream, dataset: EmotionDataset, device: torch.device,
+                          limit: int = 64) -> float:
+    """Between-utterance std of time-mean features relative to their within-utterance std.
+
+    Near zero means the pooled features are the same for every utterance (e.g. per-utterance
+    CMVN), so a mean-pooled linear head can only learn a constant.
+    """
+    between, within = [], []
+    wavs = [dataset[i][0].to(device) for i in range(min(limit, len(dataset)))]
+    for start in range(0, len(wavs), 16):
+        hidden, lengths = upstream(wavs[start:start + 16])
+        lengths = lengths.to(device)
+        for layer in hidden:
+            mean = masked_mean(layer, lengths)
+            square = masked_mean(layer * layer, lengths)
+            between.append(mean)
+            within.append((square - mean * mean).clamp_min(0).sqrt())
+    layers = upstream.num_layers
+    means = torch.stack([torch.cat(between[i::layers]) for i in range(layers)])  # (L, N, D)
+    spread = torch.stack([torch.cat(within[i::layers]) for i in range(layers)]).mean(dim=1)
+    ratio = means.std(dim=1).mean(dim=-1) / spread.mean(dim=-1).clamp_min(1e-12)
+    return float(ratio.max())
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, cfg: EmotionConfig, total_steps: int):
+    if cfg.train.scheduler == "none":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    warmup = cfg.train.warmup_steps
+
+    def cosine(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+
+
+def _better(value: float, best: float | None, metric: str) -> bool:
+    if best is None:
+        return True
+    return value < best if metric == "dev_loss" else value > best
+
+
+def train(ctx: RunContext) -> dict[str, Any]:
+    cfg: EmotionConfig = ctx.config
+    _check(cfg)
+    table = _table(cfg)
+    train_table, dev_table = table.subset("train"), table.subset("dev")
+    LOG.info("%s fold %s: %d train / %d dev / %d test utterances, %d classes %s", table.source,
+             cfg.data.fold, len(train_table), len(dev_table), int((table.splits == "test").sum()),
+             len(table.classes), table.classes)
+
+    train_set = EmotionDataset(train_table, cfg.data.max_seconds, Standardizer(),
+                               cfg.data.preload_audio)
+    standardizer = fit_standardizer(train_set) if cfg.data.standardize else Standardizer()
+    train_set.standardizer = standardizer
+    dev_set = EmotionDataset(dev_table, cfg.data.max_seconds, standardizer, cfg.data.preload_audio)
+    LOG.info("waveform standardisation from training samples: mean %.6g std %.6g",
+             standardizer.mean, standardizer.std)
+
+    class_weights = class_balanced_weights(train_table.labels)
+    for c, w in zip(table.classes, class_weights):
+        if w == 0.0:
+            ctx.warnings.append(f"class {c!r} has no positive training label: weight 0")
+            LOG.warning(ctx.warnings[-1])
+    LOG.info("class-balanced weights: %s", dict(zip(table.classes, class_weights.round(4))))
+    weights = torch.tensor(class_weights, dtype=torch.float32, device=ctx.device)
+
+    upstream = build_upstream(ctx.upstream.name, ctx.upstream.checkpoint).to(ctx.device)
+    ratio = pooled_variance_ratio(upstream, train_set, ctx.device)
+    if ratio < NO_VARIANCE_RATIO:
+        ctx.warnings.append(
+            f"pooled {upstream.info.name} features carry no per-utterance variance (between/"
+            f"within std ratio {ratio:.2e}): the mean-pooled head can only learn a constant"
+            + (" (s3prl's fbank applies per-utterance CMVN; fbank_no_cmvn does not)"
+               if upstream.info.name == "fbank" else ""))
+        LOG.warning(ctx.warnings[-1])
+
+    seed_everything(ctx.seed)
+    model = _model(upstream, ctx, len(table.classes))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr,
+                                  weight_decay=cfg.train.weight_decay)
+    steps_per_epoch = math.ceil(len(train_set) / cfg.train.batch_size)
+    scheduler = _scheduler(optimizer, cfg, steps_per_epoch * cfg.train.epochs)
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "best": None, "best_epoch": None,
+                             "best_step": None}
+    if ctx.resume is not None:
+        saved = torch.load(ctx.resume, map_location=ctx.device, weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+        LOG.info("resumed from %s at epoch %d, step %d", ctx.resume, state["epoch"], state["step"])
+
+    tag = f"{NAME}-fold{cfg.data.fold}"
+    record = _record(ctx, table, standardizer, class_weights, upstream)
+    with SummaryWriter(str(ctx.expdir)) as writer:
+        for epoch in range(state["epoch"], cfg.train.epochs):
+            model.train()
+            running, seen = 0.0, 0
+            loader = _loader(train_set, cfg.train.batch_size, seed=ctx.seed * 100_003 + epoch)
+            for wavs, labels, _ in tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
+                                        leave=False, disable=None):
+                logits = _forward(model, upstream, wavs, ctx.device)
+                loss = soft_label_loss(logits, labels.to(ctx.device), weights)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                state["step"] += 1
+                running += float(loss.detach()) * len(wavs)
+                seen += len(wavs)
+                writer.add_scalar(f"{tag}/train-loss", float(loss.detach()), state["step"])
+            state["epoch"] = epoch + 1
+            message = f"epoch {epoch + 1}/{cfg.train.epochs} train-loss {running / seen:.4f}"
+            last = epoch + 1 == cfg.train.epochs
+            if (epoch + 1) % cfg.train.eval_every_epochs == 0 or last:
+                probs, dev_loss = predict(model, upstream, dev_set, weights,
+                                          cfg.train.batch_size, ctx.device)
+                dev = {"loss": dev_loss, **all_metrics(dev_table.labels, probs)}
+                for name, value in dev.items():
+                    writer.add_scalar(f"{tag}/dev-{name}", value, state["step"])
+                value = dev_loss if cfg.train.select_metric == "dev_loss" else dev["macro_f1"]
+                message += f" dev-loss {dev_loss:.4f} dev-macro_f1 {dev['macro_f1']:.4f}"
+                if _better(value, state["best"], cfg.train.select_metric):
+                    state.update(best=value, best_epoch=epoch + 1, best_step=state["step"])
+                    io.torch_save({**record, "model": model.state_dict(),
+                                   "selection": _selection(cfg, state)},
+                                  ctx.expdir / "dev-best.ckpt")
+                    message += " (best)"
+            LOG.info(message)
+            if (epoch + 1) % cfg.train.save_every_epochs == 0 or last:
+                io.torch_save({**record, "model": model.state_dict(), "state": state,
+                               "optimizer": optimizer.state_dict(),
+                               "scheduler": scheduler.state_dict()}, ctx.expdir / "last.ckpt")
+    LOG.info("selected epoch %s by %s = %.4f", state["best_epoch"], cfg.train.select_metric,
+             state["best"])
+    return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream=upstream)
+
+
+def _record(ctx: RunContext, table: LabelTable, standardizer: Standardizer,
+            class_weights: np.ndarray, upstream: FrozenUpstream) -> dict[str, Any]:
+    """Plain data (loadable with weights_only=True) that makes a checkpoint self-contained."""
+    return {"format": CHECKPOINT_FORMAT, "run": ctx.run_record(), "config": to_dict(ctx.config),
+            "classes": list(table.classes), "standardizer": asdict(standardizer),
+            "class_weights": [float(w) for w in class_weights],
+            "upstream_sha256": upstream.checkpoint_sha256}
+
+
+def _selection(cfg: EmotionConfig, state: dict[str, Any]) -> dict[str, Any]:
+    return {"metric": cfg.train.select_metric, "epoch": int(state["best_epoch"]),
+            "step": int(state["best_step"]), "value": float(state["best"])}
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"{path} is not an emobench emotion checkpoint")
+    return saved
+
+
+def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
+                        upstream: FrozenUpstream | None = None) -> dict[str, Any]:
+    """Evaluate a saved model on dev and test and write scores, predictions, files, plots."""
+    saved = load_checkpoint(checkpoint)
+    cfg: EmotionConfig = ctx.config  # the checkpoint's config, with any -o given to evaluate
+    table = _table(cfg)
+    if list(table.classes) != saved["classes"]:
+        raise ConfigError(f"{checkpoint} was trained on classes {saved['classes']}, "
+                          f"the label file has {table.classes}")
+    if upstream is None:
+        upstream = build_upstream(ctx.upstream.name, ctx.upstream.checkpoint).to(ctx.device)
+    if upstream.checkpoint_sha256 != saved["upstream_sha256"]:
+        raise ConfigError(f"{checkpoint} was trained on upstream weights with sha256 "
+                          f"{saved['upstream_sha256']}, not {upstream.checkpoint_sha256}")
+    model = _model(upstream, ctx, len(table.classes))
+    model.load_state_dict(saved["model"])
+    standardizer = Standardizer(**saved["standardizer"])
+    weights = torch.tensor(saved["class_weights"], dtype=torch.float32, device=ctx.device)
+
+    metrics, baselines, per_class, outputs = {}, {}, {}, {}
+    for split in ("dev", "test"):
+        part = table.subset(split)
+        dataset = EmotionDataset(part, cfg.data.max_seconds, standardizer, preload=False)
+        probs, loss = predict(model, upstream, dataset, weights, cfg.train.batch_size, ctx.device)
+        metrics[split] = {**all_metrics(part.labels, probs), "loss": loss}
+        constant = np.tile(best_constant_probs(part.labels), (len(part), 1))
+        baselines[split] = all_metrics(part.labels, constant)
+        per_class[split] = dict(zip(table.classes, per_class_f1(part.labels, probs).tolist()))
+        outputs[split] = (part.file_names, part.labels, probs)
+        leaderboard_files(outdir, split, cfg.data.fold, part.file_names, table.classes,
+                          part.labels, probs)
+        LOG.info("%s: macro_f1 %.4f accuracy %.4f (best constant: macro_f1 %.4f accuracy %.4f)",
+                 split, metrics[split]["macro_f1"], metrics[split]["accuracy"],
+                 baselines[split]["macro_f1"], baselines[split]["accuracy"])
+    predictions_csv(outdir / "predictions.csv", table.classes, outputs)
+
+    weights_list = model.featurizer.layer_weights()
+    io.write_json(outdir / "layer_weights.json",
+                  {"upstream": upstream.info.name, "layer": ctx.upstream.layer,
+                   "normalize": ctx.upstream.normalize, "weights": weights_list})
+    plots.layer_weights(weights_list, f"{upstream.info.name} layer weights ({NAME}, fold "
+                        f"{cfg.data.fold})", outdir / "layer_weights.png")
+
+    corpus, condition = _names(cfg)
+    result = {
+        "schema_version": 1, "task": NAME, "corpus": corpus, "condition": condition,
+        "fold": cfg.data.fold,
+        "upstream": {**asdict(ctx.upstream), "name": upstream.info.name,
+                     "checkpoint_sha256": upstream.checkpoint_sha256, "source": upstream.source},
+        "seed": ctx.seed, "toolkit": provenance(), "checkpoint": str(checkpoint),
+        "main_metric": {"name": "macro_f1", "split": "test",
+                        "value": metrics["test"]["macro_f1"], "higher_is_better": True},
+        "metrics": metrics, "baselines": baselines, "per_class": {"f1": per_class},
+        "selection": saved["selection"],
+        "counts": {s: int((table.splits == s).sum()) for s in ("train", "dev", "test")},
+        "warnings": ctx.warnings,
+        "notes": {
+            "macro_f1": "threshold 1/C macro-F1 over the whole split (main metric)",
+            "paper_batch_macro_f1": "the EMO-SUPERB reference's macro-F1 averaged over batches "
+                                    "of 32, for comparison with published numbers only",
+            "baselines": "the best constant predictor on the same split (an upper bound on "
+                         "what any constant achieves)",
+        },
+    }
+    scores.write(outdir / "scores.json", result)
+    return result
+
+
+def evaluate(ctx: RunContext) -> dict[str, Any]:
+    assert ctx.checkpoint is not None
+    return evaluate_checkpoint(ctx, ctx.checkpoint, ctx.expdir)

@@ -1,0 +1,229 @@
+"""``run_downstream.py``: s3prl's command line, for the toolkit's tasks.
+
+Modes: ``train`` (a new run, or a resumed one with ``-e``/``-a``), ``evaluate`` (a checkpoint
+or experiment folder given with ``-e``) and ``prepare`` (a corpus recipe writing label files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import yaml
+
+from emobench import io
+from emobench.config import ConfigError, build, dump_yaml, load_yaml, merge, resolve, to_dict
+from emobench.context import RunContext, UpstreamSpec
+from emobench.errors import UserError
+from emobench.experiment import LOG, REPO_ROOT, provenance, setup_logging
+
+RESULTS = Path("results")
+STALE = ("last.ckpt", "dev-best.ckpt", "scores.json", "predictions.csv", "layer_weights.json",
+         "layer_weights.png", "log.log", "events.out.tfevents.*", "*_fold*_predict.txt",
+         "*_fold*_truth.txt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run_downstream.py", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: python run_downstream.py -m train -u fbank_no_cmvn -d emotion --demo -n demo")
+    p.add_argument("-m", "--mode", choices=("train", "evaluate", "prepare"), default="train")
+    p.add_argument("-u", "--upstream", help="upstream name (see --list-upstreams)")
+    p.add_argument("-k", "--upstream_ckpt", help="local checkpoint for the upstream")
+    p.add_argument("-d", "--downstream", help="task name (see --list-tasks)")
+    p.add_argument("-c", "--config", help="YAML config file (e.g. configs/emotion/emodb.yaml)")
+    p.add_argument("-o", "--override", help='overrides "config.a.b=v,,config.c=w" (YAML values)')
+    p.add_argument("-n", "--expname", help="experiment name: folder results/downstream/<n>")
+    p.add_argument("-p", "--expdir", help="experiment folder (instead of -n)")
+    p.add_argument("-e", "--past_exp", help="checkpoint or experiment folder: evaluate or resume")
+    p.add_argument("-a", "--auto_resume", action="store_true",
+                   help="resume from the experiment folder's last.ckpt when present")
+    p.add_argument("-l", "--upstream_layer_selection", type=int,
+                   help="use this hidden state alone instead of the weighted sum")
+    p.add_argument("--upstream_feature_normalize", action="store_true",
+                   help="layer-norm every hidden state before the weighted sum")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument("--demo", action="store_true",
+                   help="generate the task's demo corpus under results/demo/ and run on it")
+    p.add_argument("--list-upstreams", action="store_true", help="list upstream names and exit")
+    p.add_argument("--list-tasks", action="store_true", help="list task names and exit")
+    p.add_argument("--recipe", help="prepare: corpus recipe (e.g. emodb)")
+    p.add_argument("--source", help="prepare: the corpus as distributed")
+    p.add_argument("--target", help="prepare: folder for the label files")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def _task(name: str | None):
+    from downstream import TASKS
+
+    if not name:
+        raise UserError("-d/--downstream is required (see --list-tasks)")
+    return TASKS.canonical(name), TASKS.get(name)
+
+
+def _expdir(args: argparse.Namespace, default_name: str) -> Path:
+    if args.expdir:
+        return Path(args.expdir)
+    return RESULTS / "downstream" / (args.expname or default_name)
+
+
+def _clear_previous(expdir: Path) -> None:
+    stale = [p for pattern in STALE for p in expdir.glob(pattern)]
+    if stale:
+        LOG.warning("%s holds a previous run: replacing its outputs (use -a to resume instead)",
+                    expdir)
+        for path in stale:
+            path.unlink()
+
+
+def _write_run_config(expdir: Path, record: dict[str, Any], config: Any, argv: Sequence[str]):
+    text = dump_yaml({"run": record, "config": to_dict(config),
+                      "command": ["run_downstream.py", *argv], "provenance": provenance()})
+    io.write_text(expdir / "config.yaml", text)
+
+
+def _resume_context(args, expdir: Path, argv) -> RunContext:
+    last = expdir / "last.ckpt"
+    saved_run = expdir / "config.yaml"
+    if not last.is_file() or not saved_run.is_file():
+        raise UserError(f"cannot resume: {expdir} has no last.ckpt and config.yaml")
+    saved = load_yaml(saved_run)
+    task, module = _task(saved["run"]["task"])
+    config = resolve(module.CONFIG, saved["config"], args.override)
+    setup_logging(expdir, args.verbose)
+    _write_run_config(expdir, saved["run"], config, argv)
+    return RunContext("train", task, expdir, UpstreamSpec(**saved["run"]["upstream"]),
+                      int(saved["run"]["seed"]), _device(args.device), config, resume=last)
+
+
+def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    if args.past_exp:
+        past = Path(args.past_exp)
+        ctx = _resume_context(args, past if past.is_dir() else past.parent, argv)
+        return _module(ctx.task).train(ctx)
+    if not args.upstream:
+        raise UserError("-u/--upstream is required for training (see --list-upstreams)")
+    from upstream import UPSTREAMS
+
+    upstream = UPSTREAMS.canonical(args.upstream)
+    task, module = _task(args.downstream)
+    expdir = _expdir(args, f"{task}_{upstream}" + ("_demo" if args.demo else ""))
+    if args.auto_resume and (expdir / "last.ckpt").is_file():
+        ctx = _resume_context(args, expdir, argv)
+        return module.train(ctx)
+
+    layers: dict[str, Any] = {}
+    config_file = args.config
+    if args.demo:
+        default = REPO_ROOT / "configs" / task / "demo.yaml"
+        config_file = config_file or (str(default) if default.is_file() else None)
+    if config_file:
+        layers = load_yaml(config_file)
+        build(module.CONFIG, layers)  # unknown keys in the file are reported by their path
+    if args.demo:
+        layers = merge(layers, module.demo(RESULTS / "demo" / task))
+    config = resolve(module.CONFIG, layers, args.override)
+
+    expdir.mkdir(parents=True, exist_ok=True)
+    setup_logging(None)
+    _clear_previous(expdir)
+    setup_logging(expdir, args.verbose)
+    spec = UpstreamSpec(upstream, args.upstream_ckpt, args.upstream_layer_selection,
+                        args.upstream_feature_normalize)
+    ctx = RunContext("train", task, expdir, spec, args.seed, _device(args.device), config)
+    _write_run_config(expdir, ctx.run_record(), config, argv)
+    LOG.info("experiment folder %s; command: run_downstream.py %s", expdir, " ".join(argv))
+    return module.train(ctx)
+
+
+def _module(task: str):
+    return _task(task)[1]
+
+
+def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    if not args.past_exp:
+        raise UserError("-m evaluate needs -e CHECKPOINT (or an experiment folder)")
+    checkpoint = Path(args.past_exp)
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / "dev-best.ckpt"
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint {checkpoint} does not exist")
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict) or "run" not in saved or "config" not in saved:
+        raise UserError(f"{checkpoint} is not an emobench checkpoint")
+    run = saved["run"]
+    task, module = _task(run["task"])
+    spec = UpstreamSpec(**run["upstream"])
+    if args.upstream_ckpt:  # the same upstream weights at another path
+        spec.checkpoint = args.upstream_ckpt
+    config = resolve(module.CONFIG, saved["config"], args.override)
+    expdir = Path(args.expdir) if args.expdir else checkpoint.parent / f"evaluate_{checkpoint.stem}"
+    setup_logging(expdir, args.verbose)
+    ctx = RunContext("evaluate", task, expdir, spec, int(run["seed"]), _device(args.device),
+                     config, checkpoint=checkpoint)
+    _write_run_config(expdir, ctx.run_record(), config, argv)
+    return module.evaluate(ctx)
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from corpora.registry import RECIPES
+
+    if not (args.recipe and args.source and args.target):
+        raise UserError("-m prepare needs --recipe, --source and --target")
+    setup_logging(None, args.verbose)
+    written = RECIPES.get(args.recipe)(Path(args.source), Path(args.target))
+    for path in written:
+        print(path)
+
+
+def _list_upstreams() -> None:
+    from upstream import UPSTREAMS, upstream_info
+
+    print(f"{'name':<18}{'aliases':<16}{'hidden':>7}{'dim':>6}{'frames/s':>10}  description")
+    for name in UPSTREAMS.names():
+        info = upstream_info(name)
+        aliases = ",".join(UPSTREAMS.aliases_of(name)) or "-"
+        print(f"{name:<18}{aliases:<16}{info.hidden_states:>7}{info.dim:>6}"
+              f"{info.frame_rate:>10g}  {info.description}")
+
+
+def _list_tasks() -> None:
+    from downstream import TASKS
+
+    for name in TASKS.names():
+        print(f"{name:<12}{TASKS.entry(name).meta.get('description', '')}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.list_upstreams:
+            _list_upstreams()
+        elif args.list_tasks:
+            _list_tasks()
+        elif args.mode == "prepare":
+            _prepare(args)
+        elif args.mode == "evaluate":
+            _evaluate(args, argv)
+        else:
+            _train(args, argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,216 @@
+"""Layered, typed configuration: dataclass defaults <- YAML file <- ``-o`` overrides.
+
+Every layer is checked against the dataclass tree: an unknown key is an error that names the
+closest valid keys, and a value of the wrong type is an error naming its dotted path. Override
+values are parsed with ``yaml.safe_load`` (never ``eval``).
+
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Train:
+...     lr: float = 1e-4
+...     epochs: int = 10
+...     name: "str | None" = None
+>>> cfg = resolve(Train, {"epochs": 3}, "config.lr=0.01,,name=demo")
+>>> cfg.lr, cfg.epochs, cfg.name
+(0.01, 3, 'demo')
+>>> resolve(Train, {}, "epoch=3")
+Traceback (most recent call last):
+...
+emobench.config.ConfigError: unknown config key 'epoch'; did you mean: epochs?
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import yaml
+
+from emobench.errors import UserError
+from emobench.registry import closest
+
+T = TypeVar("T")
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration that cannot be used; the message names the key and the problem."""
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def parse_overrides(text: str | None) -> list[tuple[str, Any]]:
+    """Split ``"config.a.b=v,,c=w"`` into ``[("a.b", v), ("c", w)]`` with YAML-typed values.
+
+    >>> parse_overrides("config.train.lr=1e-3,,data.fold=2,,model.layers=[1, 2]")
+    [('train.lr', 0.001), ('data.fold', 2), ('model.layers', [1, 2])]
+    """
+    pairs = []
+    for item in (text or "").split(",,"):
+        item = item.strip()
+        if not item:
+            continue
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key = key.strip()
+        key = key[len("config."):] if key.startswith("config.") else key
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from None
+        # YAML reads 1e-4 as a string; accept it as the number a user means
+        if isinstance(value, str):
+            try:
+                value = float(value) if any(c in value for c in "eE.") else value
+            except ValueError:
+                pass
+        pairs.append((key, value))
+    return pairs
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _convert(value, option, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} fits none of {tp}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        inner = args[0] if args else Any
+        return [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if isinstance(value, (dict, list)) or value is None:
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    raise ConfigError(f"{where}: unsupported config type {tp}")
+
+
+def build(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
+    """Instantiate dataclass ``cls`` from a nested mapping, checking keys and types."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    fields = _field_types(cls)
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise _unknown_key(cls, path, where)
+        kwargs[key] = _convert(value, fields[key], path)
+    return cls(**kwargs)
+
+
+def _all_paths(cls: type, prefix: str = "") -> list[str]:
+    paths = []
+    for name, tp in _field_types(cls).items():
+        path = f"{prefix}{name}"
+        paths.append(path)
+        if dataclasses.is_dataclass(tp):
+            paths.extend(_all_paths(tp, path + "."))
+    return paths
+
+
+def _unknown_key(root: type, path: str, where: str) -> ConfigError:
+    near = closest(path, _all_paths(root, f"{where}." if where else ""))
+    hint = f"; did you mean: {', '.join(near)}?" if near else ""
+    return ConfigError(f"unknown config key {path!r}{hint}")
+
+
+def _set(tree: dict[str, Any], cls: type, path: str, value: Any) -> None:
+    node, node_cls = tree, cls
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        fields = _field_types(node_cls)
+        if part not in fields:
+            near = closest(path, _all_paths(cls))
+            hint = f"; did you mean: {', '.join(near)}?" if near else ""
+            raise ConfigError(f"unknown config key {path!r}{hint}")
+        if depth == len(parts) - 1:
+            node[part] = value
+            return
+        node_cls = fields[part]
+        if not dataclasses.is_dataclass(node_cls):
+            raise ConfigError(f"config key {'.'.join(parts[:depth + 1])!r} has no sub-keys")
+        node = node.setdefault(part, {})
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; ``update`` wins."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve(cls: type[T], file_layer: dict[str, Any] | None = None,
+            overrides: str | None = None) -> T:
+    """Defaults of ``cls`` <- ``file_layer`` <- dotted ``overrides``; checked and typed."""
+    tree = merge(to_dict(cls()), file_layer or {})
+    build(cls, file_layer or {})  # report unknown keys of the file layer by their own path
+    for path, value in parse_overrides(overrides):
+        _set(tree, cls, path, value)
+    return build(cls, tree)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass tree as plain dicts/lists (YAML- and JSON-serialisable)."""
+    return dataclasses.asdict(obj)
+
+
+def dump_yaml(obj: Any) -> str:
+    data = to_dict(obj) if dataclasses.is_dataclass(obj) else obj
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)

@@ -1,0 +1,29 @@
+"""s3prl's baseline filterbank upstreams (``fbank``, ``fbank_no_cmvn``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emobench.io import sha256_file
+from upstream.base import FrozenUpstream, UpstreamInfo
+
+WINDOW, HOP = 400, 160  # Kaldi 25 ms / 10 ms at 16 kHz, snip_edges
+
+
+def kaldi_frames(num_samples: int) -> int:
+    """Frames of a Kaldi fbank with snip_edges.
+
+    >>> kaldi_frames(16000), kaldi_frames(399), kaldi_frames(400)
+    (98, 0, 1)
+    """
+    return 0 if num_samples < WINDOW else 1 + (num_samples - WINDOW) // HOP
+
+
+def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
+    from s3prl.upstream.baseline import hubconf
+
+    expert = getattr(hubconf, info.name)()
+    config = Path(hubconf.__file__).with_name(f"{info.name}.yaml")
+    # Each utterance is featurised alone inside the expert, so batching never changes features.
+    return FrozenUpstream(info, expert, kaldi_frames, batch_invariant=True,
+                          checkpoint_sha256=sha256_file(config), source=f"s3prl:{config.name}")
