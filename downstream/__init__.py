@@ -1,6 +1,7 @@
 """Downstream tasks. Each task is one package registered in :data:`TASKS` by name.
 
-A task module exposes ``CONFIG`` (its typed config dataclass) and ``run(mode, ctx)``.
+A task module exposes ``CONFIG`` (its typed config dataclass), ``check(config)``,
+``train(ctx)``, ``evaluate(ctx)`` and ``demo(root)`` (the data layer of its demo corpus).
 """
 
 from emobench.registry import Registry

@@ -105,6 +105,7 @@ def _resume_context(args, expdir: Path, argv) -> RunContext:
     saved = load_yaml(saved_run)
     task, module = _task(saved["run"]["task"])
     config = resolve(module.CONFIG, saved["config"], args.override)
+    module.check(config)
     setup_logging(expdir, args.verbose)
     _write_run_config(expdir, saved["run"], config, argv)
     return RunContext("train", task, expdir, UpstreamSpec(**saved["run"]["upstream"]),
@@ -138,6 +139,7 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     if args.demo:
         layers = merge(layers, module.demo(RESULTS / "demo" / task))
     config = resolve(module.CONFIG, layers, args.override)
+    module.check(config)
 
     expdir.mkdir(parents=True, exist_ok=True)
     setup_logging(None)

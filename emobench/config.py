@@ -35,6 +35,10 @@ from emobench.registry import closest
 T = TypeVar("T")
 
 
+class RawText(str):
+    """An override's text, kept as written for string fields (``-o data.corpus=no`` is "no")."""
+
+
 class ConfigError(UserError, ValueError):
     """A configuration that cannot be used; the message names the key and the problem."""
 
@@ -43,8 +47,11 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        data = yaml.safe_load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as exc:  # includes python tags, which safe_load refuses
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -52,11 +59,11 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def parse_overrides(text: str | None) -> list[tuple[str, Any]]:
-    """Split ``"config.a.b=v,,c=w"`` into ``[("a.b", v), ("c", w)]`` with YAML-typed values.
+def split_overrides(text: str | None) -> list[tuple[str, str]]:
+    """Split ``"config.a.b=v,,c=w"`` into ``[("a.b", "v"), ("c", "w")]`` (text as written).
 
-    >>> parse_overrides("config.train.lr=1e-3,,data.fold=2,,model.layers=[1, 2]")
-    [('train.lr', 0.001), ('data.fold', 2), ('model.layers', [1, 2])]
+    >>> split_overrides("config.train.lr=1e-3,,data.corpus=no")
+    [('train.lr', '1e-3'), ('data.corpus', 'no')]
     """
     pairs = []
     for item in (text or "").split(",,"):
@@ -67,19 +74,31 @@ def parse_overrides(text: str | None) -> list[tuple[str, Any]]:
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not of the form key=value")
         key = key.strip()
-        key = key[len("config."):] if key.startswith("config.") else key
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from None
-        # YAML reads 1e-4 as a string; accept it as the number a user means
-        if isinstance(value, str):
-            try:
-                value = float(value) if any(c in value for c in "eE.") else value
-            except ValueError:
-                pass
-        pairs.append((key, value))
+        pairs.append((key[len("config."):] if key.startswith("config.") else key, raw.strip()))
     return pairs
+
+
+def yaml_value(raw: str) -> Any:
+    """An override's value as YAML (``1e-4`` is a number, as a user means it)."""
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override value {raw!r} is not valid YAML ({exc})") from None
+    if isinstance(value, str) and any(c in value for c in "eE."):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_overrides(text: str | None) -> list[tuple[str, Any]]:
+    """Overrides with YAML-typed values.
+
+    >>> parse_overrides("config.train.lr=1e-3,,data.fold=2,,model.layers=[1, 2]")
+    [('train.lr', 0.001), ('data.fold', 2), ('model.layers', [1, 2])]
+    """
+    return [(key, yaml_value(raw)) for key, raw in split_overrides(text)]
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -130,8 +149,10 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)
     if tp is str:
-        if isinstance(value, (dict, list)) or value is None:
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        if isinstance(value, RawText):
+            return str(value)
+        if isinstance(value, (dict, list, bool, float)) or value is None:
+            raise ConfigError(f"{where}: expected a string, got {value!r} (quote it)")
         return str(value)
     raise ConfigError(f"{where}: unsupported config type {tp}")
 
@@ -177,12 +198,24 @@ def _set(tree: dict[str, Any], cls: type, path: str, value: Any) -> None:
             hint = f"; did you mean: {', '.join(near)}?" if near else ""
             raise ConfigError(f"unknown config key {path!r}{hint}")
         if depth == len(parts) - 1:
-            node[part] = value
+            node[part] = _leaf_value(value, fields[part])
             return
         node_cls = fields[part]
         if not dataclasses.is_dataclass(node_cls):
             raise ConfigError(f"config key {'.'.join(parts[:depth + 1])!r} has no sub-keys")
         node = node.setdefault(part, {})
+
+
+def _leaf_value(raw: str, tp: Any) -> Any:
+    """Text for string fields (``no`` stays "no"), YAML for everything else."""
+    options = typing.get_args(tp) if typing.get_origin(tp) in (Union, types.UnionType) else (tp,)
+    if str in options and raw not in ("null", "~", "Null", "NULL"):
+        try:
+            structured = isinstance(yaml.safe_load(raw), (list, dict))
+        except yaml.YAMLError:
+            structured = False
+        return yaml_value(raw) if structured else RawText(raw)
+    return yaml_value(raw)
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -201,8 +234,8 @@ def resolve(cls: type[T], file_layer: dict[str, Any] | None = None,
     """Defaults of ``cls`` <- ``file_layer`` <- dotted ``overrides``; checked and typed."""
     tree = merge(to_dict(cls()), file_layer or {})
     build(cls, file_layer or {})  # report unknown keys of the file layer by their own path
-    for path, value in parse_overrides(overrides):
-        _set(tree, cls, path, value)
+    for path, raw in split_overrides(overrides):
+        _set(tree, cls, path, raw)
     return build(cls, tree)
 
 

@@ -58,17 +58,21 @@ def read_corpus_config(label_dir: Path) -> CorpusConfig:
         raise LabelFileError(path, ["config.json is missing from the label folder"])
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        classes = list(raw["categorical"]["emo_type"])
-        names = dict(raw.get("data_split_type") or
-                     {"train": "Train", "dev": "Development", "test": "Test"})
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        classes = raw["categorical"]["emo_type"]
+        names = raw.get("data_split_type") or {"train": "Train", "dev": "Development",
+                                               "test": "Test"}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise LabelFileError(path, [f"not an EMO-SUPERB config.json ({exc!r}); expected "
                                     "categorical.emo_type and data_split_type"]) from None
     problems = []
-    if len(classes) < 2 or len(set(classes)) != len(classes):
-        problems.append(f"categorical.emo_type must list at least 2 distinct classes: {classes}")
-    if set(names) != set(SPLITS):
-        problems.append(f"data_split_type must map exactly train, dev, test: {names}")
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes) \
+            or len(classes) < 2 or len(set(classes)) != len(classes):
+        problems.append("categorical.emo_type must be a list of at least 2 distinct class "
+                        f"names: {classes!r}")
+    if not isinstance(names, dict) or set(names) != set(SPLITS):
+        problems.append(f"data_split_type must map exactly train, dev, test: {names!r}")
+    elif len({str(v) for v in names.values()}) != len(SPLITS):
+        problems.append(f"data_split_type gives two splits the same name: {names!r}")
     if problems:
         raise LabelFileError(path, problems)
     return CorpusConfig(classes, {k: str(names[k]) for k in SPLITS})

@@ -45,7 +45,8 @@ def demo(root: Path) -> dict[str, Any]:
                      "corpus": "demo", "condition": label_dir.name}}
 
 
-def _check(cfg: EmotionConfig) -> None:
+def check(cfg: EmotionConfig) -> None:
+    """Refuse a config that cannot run (before anything is written)."""
     for key in ("label_dir", "audio_root"):
         if getattr(cfg.data, key) is None:
             raise ConfigError(f"data.{key} is not set: give it in a config file (-c) or with "
@@ -144,7 +145,7 @@ def _better(value: float, best: float | None, metric: str) -> bool:
 
 def train(ctx: RunContext) -> dict[str, Any]:
     cfg: EmotionConfig = ctx.config
-    _check(cfg)
+    check(cfg)
     table = _table(cfg)
     train_table, dev_table = table.subset("train"), table.subset("dev")
     LOG.info("%s fold %s: %d train / %d dev / %d test utterances, %d classes %s", table.source,

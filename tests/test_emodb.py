@@ -1,0 +1,64 @@
+"""EmoDB recipe on the real corpus (SER_TEST_DATA/emodb): partitions and a short training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from corpora.emodb import CLASSES, prepare
+from downstream.emotion.labels import read_labels
+from emobench import scores
+from emobench.cli import main
+from emobench.experiment import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def emodb(test_data: Path, tmp_path_factory) -> tuple[Path, Path]:
+    source = test_data / "emodb"
+    target = tmp_path_factory.mktemp("emodb_labels")
+    written = prepare(source, target)
+    assert len(written) == 2 + 1 + 5  # two config.json, SERAB fold, five speaker folds
+    return source, target
+
+
+def test_serab_split_counts_and_speakers(emodb):
+    source, target = emodb
+    table = read_labels(target / "SERAB", 1, source / "wav")
+    assert table.classes == CLASSES
+    by_split = {s: sorted({table.speakers[i] for i in range(len(table)) if table.splits[i] == s})
+                for s in ("train", "dev", "test")}
+    assert by_split == {"train": ["08", "09", "11", "13", "15", "16"], "dev": ["10", "14"],
+                        "test": ["03", "12"]}
+    assert [(table.splits == s).sum() for s in ("train", "dev", "test")] == [344, 107, 84]
+    frame = pd.read_csv(target / "SERAB" / "labels_consensus_1.csv", dtype={"SpkrID": str})
+    acted = frame["FileName"].str[5].map({"W": "angry", "L": "boredom", "E": "disgust",
+                                          "A": "fear", "F": "happy", "T": "sad", "N": "neutral"})
+    assert (frame[CLASSES].idxmax(axis=1) == acted).all()
+    assert frame[CLASSES].max(axis=1).eq(0.95).all()
+
+
+def test_five_speaker_folds_test_and_dev_every_speaker_once(emodb):
+    source, target = emodb
+    tested, developed = [], []
+    for fold in range(1, 6):
+        table = read_labels(target / "Speaker5", fold, source / "wav")
+        tested += sorted({s for s, split in zip(table.speakers, table.splits) if split == "test"})
+        developed += sorted({s for s, split in zip(table.speakers, table.splits) if split == "dev"})
+    speakers = ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]
+    assert sorted(tested) == speakers and sorted(developed) == speakers
+
+
+@pytest.mark.slow
+def test_short_training_beats_the_constant_baseline(emodb, tmp_path):
+    source, target = emodb
+    expdir = tmp_path / "exp"
+    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "emotion", "-c",
+                 str(REPO_ROOT / "configs/emotion/emodb.yaml"), "-p", str(expdir), "--device", "cpu", "-o",
+                 f"data.label_dir={target / 'SERAB'},,data.audio_root={source / 'wav'},,"
+                 "train.epochs=15"]) == 0
+    result = scores.read(expdir / "scores.json")
+    assert result["corpus"] == "emodb" and result["condition"] == "SERAB"
+    assert result["counts"] == {"train": 344, "dev": 107, "test": 84}
+    assert result["metrics"]["test"]["macro_f1"] > result["baselines"]["test"]["macro_f1"]
