@@ -54,8 +54,9 @@ def test_five_speaker_folds_test_and_dev_every_speaker_once(emodb):
 def test_short_training_beats_the_constant_baseline(emodb, tmp_path):
     source, target = emodb
     expdir = tmp_path / "exp"
-    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "emotion", "-c",
-                 str(REPO_ROOT / "configs/emotion/emodb.yaml"), "-p", str(expdir), "--device", "cpu", "-o",
+    config = REPO_ROOT / "configs" / "emotion" / "emodb.yaml"
+    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "emotion", "-c", str(config),
+                 "-p", str(expdir), "--device", "cpu", "-o",
                  f"data.label_dir={target / 'SERAB'},,data.audio_root={source / 'wav'},,"
                  "train.epochs=15"]) == 0
     result = scores.read(expdir / "scores.json")

@@ -123,3 +123,29 @@ def test_layer_and_normalize_flags_are_recorded(workdir):
     run = train("flags", "-l", "0", "--upstream_feature_normalize", "-o", "train.epochs=1")
     result = scores.read(run / "scores.json")
     assert result["upstream"]["layer"] == 0 and result["upstream"]["normalize"] is True
+
+
+def test_the_test_split_is_never_read_during_training(workdir, monkeypatch):
+    import downstream.emotion.task as task
+    from emobench import audio
+
+    phase, loaded = ["training"], []
+    real_load, real_evaluate = audio.load, task.evaluate_checkpoint
+
+    def load(path, *args, **kwargs):
+        loaded.append((phase[0], Path(path).name))
+        return real_load(path, *args, **kwargs)
+
+    def evaluate(*args, **kwargs):
+        phase[0] = "final evaluation"
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(audio, "load", load)
+    monkeypatch.setattr(task, "evaluate_checkpoint", evaluate)
+    train("no_peeking", "-o", "train.epochs=2")
+    labels = pd.read_csv(Path("results/demo/emotion/labels/labels_consensus_1.csv"))
+    test_files = set(labels.loc[labels["Split_Set"] == "Test", "FileName"])
+    read_in = {p: {name for ph, name in loaded if ph == p} for p in ("training",
+                                                                    "final evaluation")}
+    assert read_in["training"] and not read_in["training"] & test_files
+    assert test_files <= read_in["final evaluation"]
