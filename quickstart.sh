@@ -16,8 +16,10 @@ ensure_env() {
     echo "quickstart: creating the virtual environment $VENV" >&2
     if ! "$PY" -m venv "$VENV"; then
       # Debian's python3 without the python3-venv package: fall back to virtualenv from PyPI
+      # (and a system pip that refuses --user installs under PEP 668 needs its override)
       rm -rf "$VENV"
-      "$PY" -m pip install --user --quiet virtualenv
+      "$PY" -m pip install --user --quiet virtualenv 2>/dev/null \
+        || "$PY" -m pip install --user --quiet --break-system-packages virtualenv
       "$PY" -m virtualenv --quiet "$VENV"
     fi
   fi
