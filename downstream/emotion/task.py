@@ -238,7 +238,8 @@ def train(ctx: RunContext) -> dict[str, Any]:
                                "scheduler": scheduler.state_dict()}, ctx.expdir / "last.ckpt")
     LOG.info("selected epoch %s by %s = %.4f", state["best_epoch"], cfg.train.select_metric,
              state["best"])
-    return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream=upstream)
+    return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream=upstream,
+                               table=table)
 
 
 def _record(ctx: RunContext, table: LabelTable, standardizer: Standardizer,
@@ -263,11 +264,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
-                        upstream: FrozenUpstream | None = None) -> dict[str, Any]:
+                        upstream: FrozenUpstream | None = None,
+                        table: LabelTable | None = None) -> dict[str, Any]:
     """Evaluate a saved model on dev and test and write scores, predictions, files, plots."""
     saved = load_checkpoint(checkpoint)
     cfg: EmotionConfig = ctx.config  # the checkpoint's config, with any -o given to evaluate
-    table = _table(cfg)
+    table = table if table is not None else _table(cfg)
     if list(table.classes) != saved["classes"]:
         raise ConfigError(f"{checkpoint} was trained on classes {saved['classes']}, "
                           f"the label file has {table.classes}")
