@@ -196,12 +196,16 @@ def _prepare(args: argparse.Namespace) -> None:
 def _list_upstreams() -> None:
     from upstream import UPSTREAMS, upstream_info
 
-    print(f"{'name':<18}{'aliases':<16}{'hidden':>7}{'dim':>6}{'frames/s':>10}  description")
+    rows = [("name", "aliases", "hidden", "dim", "frames/s", "description")]
     for name in UPSTREAMS.names():
         info = upstream_info(name)
-        aliases = ",".join(UPSTREAMS.aliases_of(name)) or "-"
-        print(f"{name:<18}{aliases:<16}{info.hidden_states:>7}{info.dim:>6}"
-              f"{info.frame_rate:>10g}  {info.description}")
+        rows.append((name, ", ".join(UPSTREAMS.aliases_of(name)) or "-", str(info.hidden_states),
+                     str(info.dim), f"{info.frame_rate:g}" if info.frame_rate else "utterance",
+                     info.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))) + "  " + row[5])
 
 
 def _list_tasks() -> None:

@@ -6,7 +6,7 @@ s3prl names, EMO-SUPERB paper names and short aliases) and imports only that ups
 
 from upstream.base import FrozenUpstream, UpstreamInfo
 from upstream.featurizer import Featurizer
-from upstream.registry import UPSTREAMS, build_upstream, upstream_info
+from upstream.registry import UPSTREAMS, build_upstream, make_tiny, upstream_info
 
 __all__ = ["FrozenUpstream", "UpstreamInfo", "Featurizer", "UPSTREAMS", "build_upstream",
-           "upstream_info"]
+           "upstream_info", "make_tiny"]

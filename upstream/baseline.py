@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emobench.io import sha256_file
-from upstream.base import FrozenUpstream, UpstreamInfo
+from upstream.base import FrozenUpstream, TinySpec, UpstreamInfo
 
 WINDOW, HOP = 400, 160  # Kaldi 25 ms / 10 ms at 16 kHz, snip_edges
 
@@ -24,6 +24,11 @@ def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
 
     expert = getattr(hubconf, info.name)()
     config = Path(hubconf.__file__).with_name(f"{info.name}.yaml")
-    # Each utterance is featurised alone inside the expert, so batching never changes features.
-    return FrozenUpstream(info, expert, kaldi_frames, batch_invariant=True,
-                          checkpoint_sha256=sha256_file(config), source=f"s3prl:{config.name}")
+    # The expert featurises each utterance alone, so a padded batch equals per-utterance runs.
+    return FrozenUpstream(info, expert, checkpoint_sha256=sha256_file(config),
+                          source=f"s3prl:{config.name}", frames=kaldi_frames, padded_batch=True)
+
+
+def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0) -> TinySpec:
+    """Filterbanks have no checkpoint: nothing is written."""
+    return TinySpec(None, 1, 240, 100.0)

@@ -69,7 +69,7 @@ def _table(cfg: EmotionConfig) -> LabelTable:
 
 def _model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> EmotionModel:
     featurizer = Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
-    head = EmotionHead(upstream.info.dim, ctx.config.model.hidden_dim, num_classes)
+    head = EmotionHead(upstream.dim, ctx.config.model.hidden_dim, num_classes)
     return EmotionModel(featurizer, head).to(ctx.device)
 
 
