@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this hidden state alone instead of the weighted sum")
     p.add_argument("--upstream_feature_normalize", action="store_true",
                    help="layer-norm every hidden state before the weighted sum")
+    p.add_argument("--upstream_padded_batch", action="store_true", default=None,
+                   help="run the upstream on padded batches (faster; features of some upstreams "
+                        "then differ from the utterance alone: docs/upstreams.md)")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--demo", action="store_true",
@@ -146,7 +149,7 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     _clear_previous(expdir)
     setup_logging(expdir, args.verbose)
     spec = UpstreamSpec(upstream, args.upstream_ckpt, args.upstream_layer_selection,
-                        args.upstream_feature_normalize)
+                        args.upstream_feature_normalize, args.upstream_padded_batch)
     ctx = RunContext("train", task, expdir, spec, args.seed, _device(args.device), config)
     _write_run_config(expdir, ctx.run_record(), config, argv)
     LOG.info("experiment folder %s; command: run_downstream.py %s", expdir, " ".join(argv))

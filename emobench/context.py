@@ -15,6 +15,7 @@ class UpstreamSpec:
     checkpoint: str | None = None  # -k
     layer: int | None = None  # -l: one hidden state instead of the weighted sum
     normalize: bool = False  # --upstream_feature_normalize
+    padded_batch: bool | None = None  # --upstream_padded_batch (None: the upstream's default)
 
 
 @dataclass

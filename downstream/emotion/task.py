@@ -67,6 +67,11 @@ def _table(cfg: EmotionConfig) -> LabelTable:
                        allow_speaker_overlap=cfg.data.allow_speaker_overlap)
 
 
+def _upstream(ctx: RunContext) -> FrozenUpstream:
+    spec = ctx.upstream
+    return build_upstream(spec.name, spec.checkpoint, spec.padded_batch).to(ctx.device)
+
+
 def _model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> EmotionModel:
     featurizer = Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
     head = EmotionHead(upstream.dim, ctx.config.model.hidden_dim, num_classes)
@@ -168,7 +173,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     LOG.info("class-balanced weights: %s", dict(zip(table.classes, class_weights.round(4))))
     weights = torch.tensor(class_weights, dtype=torch.float32, device=ctx.device)
 
-    upstream = build_upstream(ctx.upstream.name, ctx.upstream.checkpoint).to(ctx.device)
+    upstream = _upstream(ctx)
     ratio = pooled_variance_ratio(upstream, train_set, ctx.device)
     if ratio < NO_VARIANCE_RATIO:
         ctx.warnings.append(
@@ -274,7 +279,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
         raise ConfigError(f"{checkpoint} was trained on classes {saved['classes']}, "
                           f"the label file has {table.classes}")
     if upstream is None:
-        upstream = build_upstream(ctx.upstream.name, ctx.upstream.checkpoint).to(ctx.device)
+        upstream = _upstream(ctx)
     if upstream.checkpoint_sha256 != saved["upstream_sha256"]:
         raise ConfigError(f"{checkpoint} was trained on upstream weights with sha256 "
                           f"{saved['upstream_sha256']}, not {upstream.checkpoint_sha256}")
