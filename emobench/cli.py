@@ -199,16 +199,16 @@ def _prepare(args: argparse.Namespace) -> None:
 def _list_upstreams() -> None:
     from upstream import UPSTREAMS, upstream_info
 
-    rows = [("name", "aliases", "hidden", "dim", "frames/s", "description")]
+    rows = [("name", "aliases", "hidden", "dim", "frames/s", "params (M)", "description")]
     for name in UPSTREAMS.names():
         info = upstream_info(name)
         rows.append((name, ", ".join(UPSTREAMS.aliases_of(name)) or "-", str(info.hidden_states),
                      str(info.dim), f"{info.frame_rate:g}" if info.frame_rate else "utterance",
-                     info.description))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+                     "?" if info.params_m is None else f"{info.params_m:g}", info.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     for row in rows:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths))) + "  " + row[5])
+                        for i, (c, w) in enumerate(zip(row, widths))) + "  " + row[6])
 
 
 def _list_tasks() -> None:

@@ -26,6 +26,7 @@ class UpstreamInfo:
     paper_name: str | None = None
     needs_checkpoint: bool = True
     description: str = ""
+    params_m: float | None = None  # parameters in millions, as published (EMO-SUPERB Table 2)
 
 
 class CheckpointMismatch(UserError):

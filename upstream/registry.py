@@ -17,36 +17,37 @@ UPSTREAMS = Registry("upstream")
 
 
 def _register(module: str, name: str, hidden: int, dim: int, rate: float, paper: str | None,
-              aliases: tuple[str, ...] = (), *, needs_checkpoint: bool = True,
-              description: str = "") -> None:
-    info = UpstreamInfo(name, hidden, dim, rate, paper, needs_checkpoint, description)
+              aliases: tuple[str, ...] = (), *, params: float | None = None,
+              needs_checkpoint: bool = True, description: str = "") -> None:
+    info = UpstreamInfo(name, hidden, dim, rate, paper, needs_checkpoint, description, params)
     names = tuple(a for a in ((paper,) if paper and paper != name else ()) + aliases)
     UPSTREAMS.register(name, f"upstream.{module}", aliases=names, info=info)
 
 
-# EMO-SUPERB's 16 rows (PROTOCOLS.md §1). Note: `wavlm` means wavlm_large here, as in EMO-SUPERB
-# (s3prl's own `wavlm` is wavlm_base_plus).
-_register("wav2vec2_family", "wavlm_large", 25, 1024, 50, "WavLM", ("wavlm",))
-_register("wav2vec2_family", "wav2vec2_large_lv60_cv_swbd_fsh", 25, 1024, 50, "W2V2 R",
-          ("w2v2_r",))
-_register("wav2vec2_family", "xls_r_1b", 49, 1280, 50, "XLS-R-1B", ("xlsr",))
-_register("wav2vec2_family", "data2vec_large_ll60k", 25, 1024, 50, "Data2Vec-A", ("data2vec",))
-_register("wav2vec2_family", "hubert_large_ll60k", 25, 1024, 50, "Hubert", ("hubert",))
-_register("wav2vec2_family", "wav2vec2_large_960", 25, 1024, 50, "W2V2", ("w2v2",))
-_register("wav2vec_family", "vq_wav2vec", 13, 512, 100, "VQ-W2V", ("vqw2v",))
-_register("wav2vec_family", "wav2vec_large", 13, 512, 100, "W2V", ("w2v",))
-_register("wav2vec_family", "modified_cpc", 2, 256, 100, "M CPC", ("cpc", "mcpc"))
-_register("wav2vec_family", "decoar2", 13, 768, 50, "DeCoAR 2")
-_register("mel_family", "tera_960hr", 4, 768, 100, "TERA", ("tera",))
-_register("mel_family", "mockingjay_960hr", 4, 768, 100, "Mockingjay", ("mockingjay",))
-_register("mel_family", "npc_960hr", 9, 512, 100, "NPC", ("npc",))
-_register("mel_family", "vq_apc_960hr", 3, 512, 100, "VQ-APC", ("vq_apc",))
-_register("mel_family", "apc_960hr", 3, 512, 100, "APC", ("apc",))
+# EMO-SUPERB's 16 rows (PROTOCOLS.md §1; parameters in millions from the paper's Table 2).
+# Note: `wavlm` means wavlm_large here, as in EMO-SUPERB (s3prl's own `wavlm` is base_plus).
+W2V2, W2V, MEL = "wav2vec2_family", "wav2vec_family", "mel_family"
+_register(W2V2, "wavlm_large", 25, 1024, 50, "WavLM", ("wavlm",), params=317)
+_register(W2V2, "wav2vec2_large_lv60_cv_swbd_fsh", 25, 1024, 50, "W2V2 R", ("w2v2_r",),
+          params=317)
+_register(W2V2, "xls_r_1b", 49, 1280, 50, "XLS-R-1B", ("xlsr",), params=965)
+_register(W2V2, "data2vec_large_ll60k", 25, 1024, 50, "Data2Vec-A", ("data2vec",), params=313)
+_register(W2V2, "hubert_large_ll60k", 25, 1024, 50, "Hubert", ("hubert",), params=317)
+_register(W2V2, "wav2vec2_large_960", 25, 1024, 50, "W2V2", ("w2v2",), params=317)
+_register(W2V, "vq_wav2vec", 13, 512, 100, "VQ-W2V", ("vqw2v",), params=34)
+_register(W2V, "wav2vec_large", 13, 512, 100, "W2V", ("w2v",), params=33)
+_register(W2V, "modified_cpc", 2, 256, 100, "M CPC", ("cpc", "mcpc"), params=2)
+_register(W2V, "decoar2", 13, 768, 50, "DeCoAR 2", params=90)
+_register(MEL, "tera_960hr", 4, 768, 100, "TERA", ("tera",), params=21)
+_register(MEL, "mockingjay_960hr", 4, 768, 100, "Mockingjay", ("mockingjay",), params=85)
+_register(MEL, "npc_960hr", 9, 512, 100, "NPC", ("npc",), params=19)
+_register(MEL, "vq_apc_960hr", 3, 512, 100, "VQ-APC", ("vq_apc",), params=5)
+_register(MEL, "apc_960hr", 3, 512, 100, "APC", ("apc",), params=4)
 # s3prl's fbank applies per-utterance CMVN: every time-mean is ~0, so mean-pooling heads receive
 # no information from it (kept faithful to EMO-SUPERB's row; fbank_no_cmvn keeps it).
-_register("baseline", "fbank", 1, 240, 100, "FBANK", needs_checkpoint=False,
+_register("baseline", "fbank", 1, 240, 100, "FBANK", params=0, needs_checkpoint=False,
           description="s3prl Kaldi fbank 80 + deltas, per-utterance CMVN")
-_register("baseline", "fbank_no_cmvn", 1, 240, 100, None, needs_checkpoint=False,
+_register("baseline", "fbank_no_cmvn", 1, 240, 100, None, params=0, needs_checkpoint=False,
           description="s3prl Kaldi fbank 80 + deltas, no CMVN")
 
 # Upstreams users of the field compare against (SERAB; the ExVo baseline features).
@@ -54,9 +55,9 @@ _register("byol", "byol_a_512", 1, 512, 0, None, ("BYOL-A",),
           description="BYOL-A 512 (SERAB), utterance-level")
 _register("byol", "byol_s_512", 1, 512, 0, None, ("BYOL-S",),
           description="BYOL-S 512 (SERAB), utterance-level")
-_register("opensmile_features", "compare", 1, 6373, 0, None, ("ComParE",),
+_register("opensmile_features", "compare", 1, 6373, 0, None, ("ComParE",), params=0,
           needs_checkpoint=False, description="openSMILE ComParE 2016 functionals")
-_register("opensmile_features", "egemaps", 1, 88, 0, None, ("eGeMAPS",),
+_register("opensmile_features", "egemaps", 1, 88, 0, None, ("eGeMAPS",), params=0,
           needs_checkpoint=False, description="openSMILE eGeMAPSv02 functionals")
 
 
