@@ -22,7 +22,7 @@ class UpstreamInfo:
     name: str
     hidden_states: int
     dim: int
-    frame_rate: float
+    frame_rate: float  # frames per second; 0 for one frame per utterance
     paper_name: str | None = None
     needs_checkpoint: bool = True
     description: str = ""
@@ -126,4 +126,4 @@ class TinySpec:
     path: "str | None"  # None for upstreams without a checkpoint
     hidden_states: int
     dim: int
-    frame_rate: float
+    frame_rate: float  # as FrozenUpstream measures it (frames in a 1-s probe)

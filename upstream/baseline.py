@@ -29,6 +29,6 @@ def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
                           source=f"s3prl:{config.name}", frames=kaldi_frames, padded_batch=True)
 
 
-def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0) -> TinySpec:
-    """Filterbanks have no checkpoint: nothing is written."""
+def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0, full_size: bool = False) -> TinySpec:
+    """Filterbanks have no checkpoint (and one size): nothing is written."""
     return TinySpec(None, 1, 240, 100.0)

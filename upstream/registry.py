@@ -8,8 +8,10 @@ when its family is new. Names: canonical s3prl names, EMO-SUPERB's paper names, 
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
+from emobench.errors import UserError
 from emobench.registry import Registry
 from upstream.base import FrozenUpstream, TinySpec, UpstreamInfo
 
@@ -51,10 +53,10 @@ _register("baseline", "fbank_no_cmvn", 1, 240, 100, None, params=0, needs_checkp
           description="s3prl Kaldi fbank 80 + deltas, no CMVN")
 
 # Upstreams users of the field compare against (SERAB; the ExVo baseline features).
-_register("byol", "byol_a_512", 1, 512, 0, None, ("BYOL-A",),
-          description="BYOL-A 512 (SERAB), utterance-level")
-_register("byol", "byol_s_512", 1, 512, 0, None, ("BYOL-S",),
-          description="BYOL-S 512 (SERAB), utterance-level")
+_register("byol", "byol_a_512", 1, 512, 1, None, ("BYOL-A",),
+          description="BYOL-A 512 (SERAB): 1-s windows every 1 s")
+_register("byol", "byol_s_512", 1, 512, 20, None, ("BYOL-S",),
+          description="BYOL-S 512 (SERAB): 1-s windows every 50 ms")
 _register("opensmile_features", "compare", 1, 6373, 0, None, ("ComParE",), params=0,
           needs_checkpoint=False, description="openSMILE ComParE 2016 functionals")
 _register("opensmile_features", "egemaps", 1, 88, 0, None, ("eGeMAPS",), params=0,
@@ -82,7 +84,17 @@ def build_upstream(name: str, checkpoint: str | None = None,
     return upstream
 
 
-def make_tiny(name: str, path: str | Path, seed: int = 0) -> TinySpec:
-    """A tiny random checkpoint for upstream ``name`` (for tests and users' CI), at ``path``."""
+def make_tiny(name: str, path: str | Path, seed: int = 0, full_size: bool = False) -> TinySpec:
+    """A tiny random checkpoint for upstream ``name`` (for tests and users' CI), at ``path``.
+
+    ``full_size=True`` writes the published architecture with random weights instead (for
+    speed benchmarks), where the family supports it.
+    """
     canonical = UPSTREAMS.canonical(name)
-    return UPSTREAMS.get(canonical).make_tiny(upstream_info(canonical), Path(path), seed)
+    module = UPSTREAMS.get(canonical)
+    info = upstream_info(canonical)
+    if not full_size:
+        return module.make_tiny(info, Path(path), seed)
+    if "full_size" not in inspect.signature(module.make_tiny).parameters:
+        raise UserError(f"upstream {canonical}: no full-size random checkpoint builder")
+    return module.make_tiny(info, Path(path), seed, full_size=True)
