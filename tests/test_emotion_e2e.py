@@ -149,3 +149,27 @@ def test_the_test_split_is_never_read_during_training(workdir, monkeypatch):
                                                                     "final evaluation")}
     assert read_in["training"] and not read_in["training"] & test_files
     assert test_files <= read_in["final evaluation"]
+
+
+def test_pooled_and_frame_paths_train_the_same_model(workdir, tmp_path):
+    """Per-layer time-means (the default path) vs the upstream on every batch, same seed and
+    batch order, on a tiny multi-layer upstream so that the layer weights are really learned."""
+    from upstream import make_tiny
+
+    spec = make_tiny("wavlm_large", tmp_path / "wavlm.ckpt")
+    runs = {}
+    for path in ("pooled", "frames"):
+        run = train(f"path_{path}", "-u", "wavlm_large", "-k", spec.path,
+                    "-o", f"train.epochs=3,,train.feature_path={path},,train.lr=1e-3")
+        runs[path] = run
+    a, b = (torch.load(runs[p] / "last.ckpt", weights_only=True)["model"] for p in runs)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-4, rtol=1e-3)
+    weights = [json.loads((runs[p] / "layer_weights.json").read_text())["weights"] for p in runs]
+    assert len(weights[0]) == spec.hidden_states and weights[0] != [1 / 3] * 3
+    assert weights[0] == pytest.approx(weights[1], abs=1e-5)
+    sa, sb = (scores.read(runs[p] / "scores.json") for p in runs)
+    assert (sa["feature_path"], sb["feature_path"]) == ("pooled", "frames")
+    for split in ("dev", "test"):
+        for name, value in sa["metrics"][split].items():
+            assert value == pytest.approx(sb["metrics"][split][name], abs=1e-4), (split, name)

@@ -112,6 +112,10 @@ class FrozenUpstream(nn.Module):
             raise ValueError(f"upstream {self.info.name}: an utterance of {short} samples is "
                              "shorter than one frame")
         hidden = torch.stack(layers)
+        if not torch.isfinite(hidden).all():
+            raise ValueError(f"upstream {self.info.name} produced non-finite features (an "
+                             f"utterance of {min(len(w) for w in wavs)} samples may be too "
+                             "short for it)")
         if hidden.shape[0] != self.num_layers or hidden.shape[-1] != self.dim:
             raise RuntimeError(f"upstream {self.info.name} returned {tuple(hidden.shape)}, "
                                f"probed as {self.num_layers} x {self.dim}")

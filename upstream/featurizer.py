@@ -34,12 +34,22 @@ class Featurizer(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         """``(layers, batch, frames, dim)`` -> ``(batch, frames, dim)``."""
-        if self.normalize:
-            hidden = F.layer_norm(hidden, hidden.shape[-1:])
+        return self.combine(self.prepare(hidden))
+
+    def prepare(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The per-frame, per-layer part: the optional layer norm (no learnable parameters)."""
+        return F.layer_norm(hidden, hidden.shape[-1:]) if self.normalize else hidden
+
+    def combine(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The learnable part: the weighted sum over the first (layer) axis, or one layer.
+
+        Linear in ``hidden``, so it commutes with a mean over frames: combining per-layer
+        time-means equals time-averaging the combined frames.
+        """
         if self.layer is not None:
             return hidden[self.layer]
         weights = F.softmax(self.weights, dim=0)
-        return torch.einsum("l,lbtd->btd", weights, hidden)
+        return torch.tensordot(weights, hidden, dims=([0], [0]))
 
     def layer_weights(self) -> list[float]:
         """The normalised weight of every hidden state (one-hot for a single layer)."""

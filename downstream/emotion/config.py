@@ -35,6 +35,9 @@ class TrainConfig:
     scheduler: Literal["none", "cosine_warmup"] = "none"
     warmup_steps: int = 0
     select_metric: Literal["dev_loss", "dev_macro_f1"] = "dev_loss"
+    # auto = pooled: per-layer time-means computed once per utterance (exact for this head);
+    # frames: the upstream runs on every batch (the reference's way; same model, slower)
+    feature_path: Literal["auto", "pooled", "frames"] = "auto"
     eval_every_epochs: int = 1
     save_every_epochs: int = 1  # resumable state (last.ckpt)
 

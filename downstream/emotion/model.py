@@ -40,3 +40,19 @@ class EmotionModel(nn.Module):
 
     def forward(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.head(self.featurizer(hidden), lengths)
+
+    def forward_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Logits from per-layer time-means ``(batch, layers, dim)`` of prepared hidden states.
+
+        Exact for this head: the featurizer's sum and the first Linear are linear, so they
+        commute with the mean over valid frames.
+        """
+        combined = self.featurizer.combine(pooled.transpose(0, 1))
+        return self.head.classifier(self.head.projector(combined))
+
+
+@torch.no_grad()
+def pool(featurizer: Featurizer, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Per-layer mean over valid frames of the prepared hidden states: ``(batch, layers, dim)``."""
+    prepared = featurizer.prepare(hidden)
+    return torch.stack([masked_mean(layer, lengths) for layer in prepared], dim=1)

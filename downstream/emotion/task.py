@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -22,7 +21,8 @@ from emobench.config import ConfigError, to_dict
 from emobench.context import RunContext
 from emobench.experiment import LOG, provenance, seed_everything
 from downstream.emotion.config import EmotionConfig
-from downstream.emotion.data import EmotionDataset, Standardizer, collate, fit_standardizer
+from downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
+from downstream.emotion.features import FeaturePath
 from downstream.emotion.labels import LabelTable, read_labels
 from downstream.emotion.loss import class_balanced_weights, soft_label_loss
 from downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
@@ -78,29 +78,27 @@ def _model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> Emoti
     return EmotionModel(featurizer, head).to(ctx.device)
 
 
-def _loader(dataset: EmotionDataset, batch_size: int, seed: int | None = None) -> DataLoader:
-    generator = None if seed is None else torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=seed is not None,
-                      generator=generator, collate_fn=collate)
-
-
-def _forward(model: EmotionModel, upstream: FrozenUpstream, wavs: list[torch.Tensor],
-             device: torch.device) -> torch.Tensor:
-    hidden, lengths = upstream([w.to(device) for w in wavs])
-    return model(hidden, lengths.to(device))
-
-
 @torch.no_grad()
-def predict(model: EmotionModel, upstream: FrozenUpstream, dataset: EmotionDataset,
-            weights: torch.Tensor, batch_size: int, device: torch.device):
+def predict(model: EmotionModel, path: FeaturePath, dataset, weights: torch.Tensor):
     """Probabilities of every utterance and the mean class-weighted loss over the split."""
     model.eval()
     probs, total = [], 0.0
-    for wavs, labels, _ in _loader(dataset, batch_size):
-        logits = _forward(model, upstream, wavs, device)
-        total += float(soft_label_loss(logits, labels.to(device), weights)) * len(wavs)
+    for inputs, labels, _ in path.loader(dataset):
+        logits = path.logits(model, inputs)
+        total += float(soft_label_loss(logits, labels.to(path.device), weights)) * len(labels)
         probs.append(torch.softmax(logits, dim=-1).cpu())
     return torch.cat(probs).double().numpy(), total / len(dataset)
+
+
+def _path(ctx: RunContext, upstream: FrozenUpstream) -> FeaturePath:
+    choice = ctx.config.train.feature_path
+    pooled = choice in ("auto", "pooled")
+    LOG.info("feature path: %s (%s)", "pooled" if pooled else "frames",
+             "the head is linear up to the mean pooling, so per-layer time-means computed once "
+             "per utterance give the same model" if pooled else "train.feature_path=frames: the "
+             "upstream runs on every batch")
+    return FeaturePath(pooled, upstream, ctx.upstream.normalize, ctx.config.train.batch_size,
+                       ctx.device)
 
 
 @torch.no_grad()
@@ -174,6 +172,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     weights = torch.tensor(class_weights, dtype=torch.float32, device=ctx.device)
 
     upstream = _upstream(ctx)
+    path = _path(ctx, upstream)
     ratio = pooled_variance_ratio(upstream, train_set, ctx.device)
     if ratio < NO_VARIANCE_RATIO:
         ctx.warnings.append(
@@ -183,6 +182,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
                if upstream.info.name == "fbank" else ""))
         LOG.warning(ctx.warnings[-1])
 
+    train_inputs, dev_inputs = path.dataset(train_set), path.dataset(dev_set)
     seed_everything(ctx.seed)
     model = _model(upstream, ctx, len(table.classes))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr,
@@ -205,10 +205,10 @@ def train(ctx: RunContext) -> dict[str, Any]:
         for epoch in range(state["epoch"], cfg.train.epochs):
             model.train()
             running, seen = 0.0, 0
-            loader = _loader(train_set, cfg.train.batch_size, seed=ctx.seed * 100_003 + epoch)
-            for wavs, labels, _ in tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
-                                        leave=False, disable=None):
-                logits = _forward(model, upstream, wavs, ctx.device)
+            loader = path.loader(train_inputs, seed=ctx.seed * 100_003 + epoch)
+            for inputs, labels, _ in tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
+                                          leave=False, disable=None):
+                logits = path.logits(model, inputs)
                 loss = soft_label_loss(logits, labels.to(ctx.device), weights)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -216,15 +216,14 @@ def train(ctx: RunContext) -> dict[str, Any]:
                 optimizer.step()
                 scheduler.step()
                 state["step"] += 1
-                running += float(loss.detach()) * len(wavs)
-                seen += len(wavs)
+                running += float(loss.detach()) * len(labels)
+                seen += len(labels)
                 writer.add_scalar(f"{tag}/train-loss", float(loss.detach()), state["step"])
             state["epoch"] = epoch + 1
             message = f"epoch {epoch + 1}/{cfg.train.epochs} train-loss {running / seen:.4f}"
             last = epoch + 1 == cfg.train.epochs
             if (epoch + 1) % cfg.train.eval_every_epochs == 0 or last:
-                probs, dev_loss = predict(model, upstream, dev_set, weights,
-                                          cfg.train.batch_size, ctx.device)
+                probs, dev_loss = predict(model, path, dev_inputs, weights)
                 dev = {"loss": dev_loss, **all_metrics(dev_table.labels, probs)}
                 for name, value in dev.items():
                     writer.add_scalar(f"{tag}/dev-{name}", value, state["step"])
@@ -244,7 +243,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     LOG.info("selected epoch %s by %s = %.4f", state["best_epoch"], cfg.train.select_metric,
              state["best"])
     return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream=upstream,
-                               table=table)
+                               table=table, path=path)
 
 
 def _record(ctx: RunContext, table: LabelTable, standardizer: Standardizer,
@@ -270,7 +269,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                         upstream: FrozenUpstream | None = None,
-                        table: LabelTable | None = None) -> dict[str, Any]:
+                        table: LabelTable | None = None,
+                        path: FeaturePath | None = None) -> dict[str, Any]:
     """Evaluate a saved model on dev and test and write scores, predictions, files, plots."""
     saved = load_checkpoint(checkpoint)
     cfg: EmotionConfig = ctx.config  # the checkpoint's config, with any -o given to evaluate
@@ -285,6 +285,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                           f"{saved['upstream_sha256']}, not {upstream.checkpoint_sha256}")
     model = _model(upstream, ctx, len(table.classes))
     model.load_state_dict(saved["model"])
+    path = path if path is not None else _path(ctx, upstream)
     standardizer = Standardizer(**saved["standardizer"])
     weights = torch.tensor(saved["class_weights"], dtype=torch.float32, device=ctx.device)
 
@@ -292,7 +293,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     for split in ("dev", "test"):
         part = table.subset(split)
         dataset = EmotionDataset(part, cfg.data.max_seconds, standardizer, preload=False)
-        probs, loss = predict(model, upstream, dataset, weights, cfg.train.batch_size, ctx.device)
+        probs, loss = predict(model, path, path.dataset(dataset), weights)
         metrics[split] = {**all_metrics(part.labels, probs), "loss": loss}
         constant = np.tile(best_constant_probs(part.labels), (len(part), 1))
         baselines[split] = all_metrics(part.labels, constant)
@@ -322,7 +323,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
         "main_metric": {"name": "macro_f1", "split": "test",
                         "value": metrics["test"]["macro_f1"], "higher_is_better": True},
         "metrics": metrics, "baselines": baselines, "per_class": {"f1": per_class},
-        "selection": saved["selection"],
+        "selection": saved["selection"], "feature_path": path.name,
         "counts": {s: int((table.splits == s).sum()) for s in ("train", "dev", "test")},
         "warnings": ctx.warnings,
         "notes": {
