@@ -180,11 +180,15 @@ def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
                           padded_batch=False)
 
 
-def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0) -> TinySpec:
-    """A random AudioNTT2020 state dict with ``feature_d`` 64 (about 0.45 MB)."""
+def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0, full_size: bool = False) -> TinySpec:
+    """A random AudioNTT2020 state dict with ``feature_d`` 64 (about 0.45 MB).
+
+    ``full_size`` uses the published ``feature_d`` (512) instead (random weights, benchmarks).
+    """
+    dim = info.dim if full_size else TINY_DIM
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _audio_ntt(info.name, TINY_DIM)
+        model = _audio_ntt(info.name, dim)
         for module in model.modules():  # running statistics that make batch norm act
             if isinstance(module, nn.BatchNorm2d):
                 module.running_mean.normal_(0.0, 0.1)
@@ -193,4 +197,4 @@ def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0) -> TinySpec:
     torch.save(model.state_dict(), path)
     frames = byol_a_frames if info.name == "byol_a_512" else byol_s_frames
     rate = frames(int(PROBE_SECONDS * SAMPLE_RATE)) / PROBE_SECONDS
-    return TinySpec(str(path), 1, TINY_DIM, rate)
+    return TinySpec(str(path), 1, dim, rate)

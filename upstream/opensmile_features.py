@@ -76,6 +76,6 @@ def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
                           source=f"opensmile {about['opensmile']} {feature_set}")
 
 
-def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0) -> TinySpec:
-    """openSMILE has no checkpoint: nothing is written."""
+def make_tiny(info: UpstreamInfo, path: Path, seed: int = 0, full_size: bool = False) -> TinySpec:
+    """openSMILE has no checkpoint (and one size): nothing is written."""
     return TinySpec(None, 1, FEATURE_SETS[info.name][1], 1.0)
