@@ -168,7 +168,8 @@ def train(ctx: RunContext) -> dict[str, Any]:
         if w == 0.0:
             ctx.warnings.append(f"class {c!r} has no positive training label: weight 0")
             LOG.warning(ctx.warnings[-1])
-    LOG.info("class-balanced weights: %s", dict(zip(table.classes, class_weights.round(4))))
+    LOG.info("class-balanced weights: %s",
+             {c: round(float(w), 4) for c, w in zip(table.classes, class_weights)})
     weights = torch.tensor(class_weights, dtype=torch.float32, device=ctx.device)
 
     upstream = _upstream(ctx)
