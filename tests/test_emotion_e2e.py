@@ -151,7 +151,8 @@ def test_the_test_split_is_never_read_during_training(workdir, monkeypatch):
     assert test_files <= read_in["final evaluation"]
 
 
-def test_pooled_and_frame_paths_train_the_same_model(workdir, tmp_path):
+@pytest.mark.parametrize("standardize", [False, True])
+def test_pooled_and_frame_paths_train_the_same_model(workdir, tmp_path, standardize):
     """Per-layer time-means (the default path) vs the upstream on every batch, same seed and
     batch order, on a tiny multi-layer upstream so that the layer weights are really learned."""
     from upstream import make_tiny
@@ -159,8 +160,9 @@ def test_pooled_and_frame_paths_train_the_same_model(workdir, tmp_path):
     spec = make_tiny("wavlm_large", tmp_path / "wavlm.ckpt")
     runs = {}
     for path in ("pooled", "frames"):
-        run = train(f"path_{path}", "-u", "wavlm_large", "-k", spec.path,
-                    "-o", f"train.epochs=3,,train.feature_path={path},,train.lr=1e-3")
+        run = train(f"path_{path}_{standardize}", "-u", "wavlm_large", "-k", spec.path,
+                    "-o", f"train.epochs=3,,train.feature_path={path},,train.lr=1e-3,,"
+                    f"model.standardize_features={str(standardize).lower()}")
         runs[path] = run
     a, b = (torch.load(runs[p] / "last.ckpt", weights_only=True)["model"] for p in runs)
     for key in a:

@@ -23,6 +23,9 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     hidden_dim: int = 256  # Linear(D, hidden) -> masked mean -> Linear(hidden, C)
+    # z-score every hidden state's dimensions by training-set statistics of the per-utterance
+    # time-means (not in EMO-SUPERB; needed for features of very different scales, e.g. openSMILE)
+    standardize_features: bool = False
 
 
 @dataclass

@@ -31,24 +31,44 @@ class EmotionHead(nn.Module):
 
 
 class EmotionModel(nn.Module):
-    """The trainable part: featurizer weights and head (the upstream is frozen, kept apart)."""
+    """The trainable part: featurizer weights and head (the upstream is frozen, kept apart).
 
-    def __init__(self, featurizer: Featurizer, head: EmotionHead):
+    ``feature_mean`` / ``feature_std`` (per hidden state and dimension; identity by default) are
+    an optional affine standardisation of the prepared hidden states, fitted on the training set
+    (``model.standardize_features``). Being affine per frame, it keeps the pooled path exact.
+    """
+
+    def __init__(self, featurizer: Featurizer, head: EmotionHead, dim: int):
         super().__init__()
         self.featurizer = featurizer
         self.head = head
+        self.register_buffer("feature_mean", torch.zeros(featurizer.num_layers, dim))
+        self.register_buffer("feature_std", torch.ones(featurizer.num_layers, dim))
 
     def forward(self, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.head(self.featurizer(hidden), lengths)
+        prepared = self.featurizer.prepare(hidden)  # (layers, batch, frames, dim)
+        standard = (prepared - self.feature_mean[:, None, None]) / self.feature_std[:, None, None]
+        return self.head(self.featurizer.combine(standard), lengths)
 
     def forward_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
         """Logits from per-layer time-means ``(batch, layers, dim)`` of prepared hidden states.
 
-        Exact for this head: the featurizer's sum and the first Linear are linear, so they
-        commute with the mean over valid frames.
+        Exact for this head: the standardisation is affine and the featurizer's sum and the
+        first Linear are linear, so they commute with the mean over valid frames.
         """
-        combined = self.featurizer.combine(pooled.transpose(0, 1))
+        standard = (pooled - self.feature_mean) / self.feature_std
+        combined = self.featurizer.combine(standard.transpose(0, 1))
         return self.head.classifier(self.head.projector(combined))
+
+    @torch.no_grad()
+    def fit_standardization(self, pooled: torch.Tensor) -> None:
+        """Mean and std over training utterances of their per-layer time-means ``(N, L, D)``.
+
+        Dimensions that never vary keep a std of 1 (they are only centred).
+        """
+        std = pooled.double().std(dim=0)
+        self.feature_mean.copy_(pooled.double().mean(dim=0))
+        self.feature_std.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
 
 
 @torch.no_grad()

@@ -75,7 +75,7 @@ def _upstream(ctx: RunContext) -> FrozenUpstream:
 def _model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> EmotionModel:
     featurizer = Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
     head = EmotionHead(upstream.dim, ctx.config.model.hidden_dim, num_classes)
-    return EmotionModel(featurizer, head).to(ctx.device)
+    return EmotionModel(featurizer, head, upstream.dim).to(ctx.device)
 
 
 @torch.no_grad()
@@ -186,6 +186,13 @@ def train(ctx: RunContext) -> dict[str, Any]:
     train_inputs, dev_inputs = path.dataset(train_set), path.dataset(dev_set)
     seed_everything(ctx.seed)
     model = _model(upstream, ctx, len(table.classes))
+    if cfg.model.standardize_features:
+        pooled = train_inputs if path.pooled else FeaturePath(
+            True, upstream, ctx.upstream.normalize, cfg.train.batch_size, ctx.device
+        ).dataset(train_set)
+        model.fit_standardization(pooled.features.to(ctx.device))
+        LOG.info("features standardised by training-set statistics of %d utterances",
+                 len(pooled))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr,
                                   weight_decay=cfg.train.weight_decay)
     steps_per_epoch = math.ceil(len(train_set) / cfg.train.batch_size)
