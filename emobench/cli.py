@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="run_downstream.py", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: python run_downstream.py -m train -u fbank_no_cmvn -d emotion --demo -n demo")
-    p.add_argument("-m", "--mode", choices=("train", "evaluate", "prepare"), default="train")
+    p.add_argument("-m", "--mode", choices=("train", "evaluate", "extract", "prepare"),
+                   default="train")
     p.add_argument("-u", "--upstream", help="upstream name (see --list-upstreams)")
     p.add_argument("-k", "--upstream_ckpt", help="local checkpoint for the upstream")
     p.add_argument("-d", "--downstream", help="task name (see --list-tasks)")
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generate the task's demo corpus under results/demo/ and run on it")
     p.add_argument("--list-upstreams", action="store_true", help="list upstream names and exit")
     p.add_argument("--list-tasks", action="store_true", help="list task names and exit")
+    p.add_argument("--shard", help="extract: the i-th of n parts (i/n), for parallel jobs")
     p.add_argument("--recipe", help="prepare: corpus recipe (e.g. emodb)")
     p.add_argument("--source", help="prepare: the corpus as distributed")
     p.add_argument("--target", help="prepare: folder for the label files")
@@ -131,17 +133,7 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
         ctx = _resume_context(args, expdir, argv)
         return module.train(ctx)
 
-    layers: dict[str, Any] = {}
-    config_file = args.config
-    if args.demo:
-        default = REPO_ROOT / "configs" / task / "demo.yaml"
-        config_file = config_file or (str(default) if default.is_file() else None)
-    if config_file:
-        layers = load_yaml(config_file)
-        build(module.CONFIG, layers)  # unknown keys in the file are reported by their path
-    if args.demo:
-        layers = merge(layers, module.demo(RESULTS / "demo" / task))
-    config = resolve(module.CONFIG, layers, args.override)
+    config = _config(args, task, module)
     module.check(config)
 
     expdir.mkdir(parents=True, exist_ok=True)
@@ -154,6 +146,40 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     _write_run_config(expdir, ctx.run_record(), config, argv)
     LOG.info("experiment folder %s; command: run_downstream.py %s", expdir, " ".join(argv))
     return module.train(ctx)
+
+
+def _config(args: argparse.Namespace, task: str, module) -> Any:
+    """Typed defaults <- YAML file (or the demo's) <- demo data paths <- -o overrides."""
+    layers: dict[str, Any] = {}
+    config_file = args.config
+    if args.demo:
+        default = REPO_ROOT / "configs" / task / "demo.yaml"
+        config_file = config_file or (str(default) if default.is_file() else None)
+    if config_file:
+        layers = load_yaml(config_file)
+        build(module.CONFIG, layers)  # unknown keys in the file are reported by their path
+    if args.demo:
+        layers = merge(layers, module.demo(RESULTS / "demo" / task))
+    return resolve(module.CONFIG, layers, args.override)
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from emobench.context import UpstreamSpec as Spec
+    from upstream import UPSTREAMS
+    from upstream.cache import parse_shard
+
+    if not args.upstream:
+        raise UserError("-m extract needs -u/--upstream")
+    shard = parse_shard(args.shard)
+    upstream = UPSTREAMS.canonical(args.upstream)
+    task, module = _task(args.downstream)
+    config = _config(args, task, module)
+    setup_logging(None, args.verbose)
+    spec = Spec(upstream, args.upstream_ckpt, args.upstream_layer_selection,
+                args.upstream_feature_normalize, args.upstream_padded_batch)
+    ctx = RunContext("extract", task, Path(config.data.cache_dir or "."), spec, args.seed,
+                     _device(args.device), config)
+    return module.extract(ctx, shard)
 
 
 def _module(task: str):
@@ -230,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _prepare(args)
         elif args.mode == "evaluate":
             _evaluate(args, argv)
+        elif args.mode == "extract":
+            _extract(args)
         else:
             _train(args, argv)
     except UserError as exc:

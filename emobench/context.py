@@ -20,7 +20,7 @@ class UpstreamSpec:
 
 @dataclass
 class RunContext:
-    mode: Literal["train", "evaluate"]
+    mode: Literal["train", "evaluate", "extract"]
     task: str
     expdir: Path
     upstream: UpstreamSpec

@@ -142,7 +142,7 @@ def test_the_test_split_is_never_read_during_training(workdir, monkeypatch):
 
     monkeypatch.setattr(audio, "load", load)
     monkeypatch.setattr(task, "evaluate_checkpoint", evaluate)
-    train("no_peeking", "-o", "train.epochs=2")
+    train("no_peeking", "-o", "train.epochs=2,,data.cache_dir=fresh_cache")
     labels = pd.read_csv(Path("results/demo/emotion/labels/labels_consensus_1.csv"))
     test_files = set(labels.loc[labels["Split_Set"] == "Test", "FileName"])
     read_in = {p: {name for ph, name in loaded if ph == p} for p in ("training",

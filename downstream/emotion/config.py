@@ -18,6 +18,10 @@ class DataConfig:
     label_sum_tolerance: float = 1e-3  # |sum of a label row - 1| above this is an error
     allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
     preload_audio: bool = True  # keep decoded waveforms in memory between epochs
+    # pooled features on disk (upstream/cache.py), shared by runs with the same upstream and
+    # preprocessing; null keeps them in memory only
+    cache_dir: str | None = "results/cache"
+    cache_dtype: Literal["float32", "float16"] = "float32"
 
 
 @dataclass

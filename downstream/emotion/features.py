@@ -19,27 +19,43 @@ from emobench.experiment import LOG
 from downstream.emotion.data import EmotionDataset, collate
 from downstream.emotion.model import EmotionModel, pool
 from upstream import Featurizer, FrozenUpstream
+from upstream.cache import CacheSpec, PooledCache, audio_keys
 
 
 class PooledDataset(Dataset):
-    """(per-layer time-means ``(L, D)``, soft label, file name), computed once."""
+    """(per-layer time-means ``(L, D)``, soft label, file name), computed once per utterance.
+
+    With a ``cache_dir`` the statistics live in an on-disk :class:`~upstream.cache.PooledCache`
+    (missing entries are extracted first); without one they are computed in memory.
+    """
 
     collate = None  # default collation stacks the tensors
 
     def __init__(self, base: EmotionDataset, upstream: FrozenUpstream, normalize: bool,
-                 batch_size: int, device: torch.device):
+                 batch_size: int, device: torch.device, cache_dir: str | None = None,
+                 cache_dtype: str = "float32"):
         prepare = Featurizer(upstream.num_layers, normalize=normalize)
+        self.labels = torch.from_numpy(base.table.labels).float()
+        self.names = list(base.table.file_names)
+        if cache_dir is not None:
+            cache = feature_cache(cache_dir, base, upstream, normalize, cache_dtype)
+            keys = audio_keys(base.table.paths)
+            index = {key: i for i, key in enumerate(keys)}
+            cache.extract(keys, lambda key: base[index[key]][0], upstream, prepare.prepare,
+                          device, batch_size=batch_size if upstream.padded_batch else 1,
+                          log=LOG.info)
+            self.features = cache.load(keys)
+            LOG.info("read %d pooled utterances from %s", len(keys), cache.folder)
+            return
         start, seconds, parts = time.perf_counter(), 0.0, []
         for wavs, _, _ in DataLoader(base, batch_size=batch_size, collate_fn=collate):
             hidden, lengths = upstream([w.to(device) for w in wavs])
             parts.append(pool(prepare, hidden, lengths.to(device)).cpu())
             seconds += sum(len(w) for w in wavs) / 16_000
         self.features = torch.cat(parts)
-        self.labels = torch.from_numpy(base.table.labels).float()
-        self.names = list(base.table.file_names)
         elapsed = time.perf_counter() - start
         LOG.info("pooled %d utterances (%.1f s of audio) through %s in %.1f s (real-time factor "
-                 "%.3f): %s per-layer means, %.1f MB", len(self.names), seconds,
+                 "%.3f): %s per-layer means, %.1f MB in memory", len(self.names), seconds,
                  upstream.info.name, elapsed, elapsed / max(seconds, 1e-9),
                  tuple(self.features.shape[1:]), self.features.numel() * 4 / 2**20)
 
@@ -50,13 +66,26 @@ class PooledDataset(Dataset):
         return self.features[index], self.labels[index], self.names[index]
 
 
+def feature_cache(cache_dir: str, base: EmotionDataset, upstream: FrozenUpstream,
+                  normalize: bool, dtype: str) -> PooledCache:
+    """The cache folder for this upstream and preprocessing (waveform standardisation included)."""
+    spec = CacheSpec(upstream=upstream.info.name, checkpoint_sha256=upstream.checkpoint_sha256,
+                     padded_batch=upstream.padded_batch, layer_norm=normalize,
+                     sample_rate=16_000, max_seconds=base.max_seconds,
+                     wav_mean=float(base.standardizer.mean), wav_std=float(base.standardizer.std),
+                     dtype=dtype)
+    return PooledCache(cache_dir, spec)
+
+
 class FeaturePath:
     """Turns datasets and batches into logits along the chosen path."""
 
     def __init__(self, pooled: bool, upstream: FrozenUpstream, normalize: bool,
-                 batch_size: int, device: torch.device):
+                 batch_size: int, device: torch.device, cache_dir: str | None = None,
+                 cache_dtype: str = "float32"):
         self.pooled, self.upstream, self.normalize = pooled, upstream, normalize
         self.batch_size, self.device = batch_size, device
+        self.cache_dir, self.cache_dtype = cache_dir, cache_dtype
 
     @property
     def name(self) -> str:
@@ -65,7 +94,8 @@ class FeaturePath:
     def dataset(self, base: EmotionDataset) -> Dataset:
         if not self.pooled:
             return base
-        return PooledDataset(base, self.upstream, self.normalize, self.batch_size, self.device)
+        return PooledDataset(base, self.upstream, self.normalize, self.batch_size, self.device,
+                             self.cache_dir, self.cache_dtype)
 
     def loader(self, dataset: Dataset, seed: int | None = None) -> DataLoader:
         """Batches in a seeded order when ``seed`` is given (the same order on both paths)."""

@@ -22,13 +22,14 @@ from emobench.context import RunContext
 from emobench.experiment import LOG, provenance, seed_everything
 from downstream.emotion.config import EmotionConfig
 from downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
-from downstream.emotion.features import FeaturePath
+from downstream.emotion.features import FeaturePath, feature_cache
 from downstream.emotion.labels import LabelTable, read_labels
 from downstream.emotion.loss import class_balanced_weights, soft_label_loss
 from downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
 from downstream.emotion.model import EmotionHead, EmotionModel, masked_mean
 from downstream.emotion.outputs import leaderboard_files, predictions_csv
 from upstream import Featurizer, FrozenUpstream, build_upstream
+from upstream.cache import audio_keys
 
 CONFIG = EmotionConfig
 NAME = "emotion"
@@ -47,13 +48,17 @@ def demo(root: Path) -> dict[str, Any]:
 
 def check(cfg: EmotionConfig) -> None:
     """Refuse a config that cannot run (before anything is written)."""
+    check_data(cfg)
+    if cfg.train.epochs is None or cfg.train.epochs < 1:
+        raise ConfigError("train.epochs is not set: corpus configs under configs/emotion/ set it "
+                          "(EMO-SUPERB: CREMA-D 110, IEMOCAP 40, ...), or -o train.epochs=N")
+
+
+def check_data(cfg: EmotionConfig) -> None:
     for key in ("label_dir", "audio_root"):
         if getattr(cfg.data, key) is None:
             raise ConfigError(f"data.{key} is not set: give it in a config file (-c) or with "
                               f"-o data.{key}=PATH (or run the demo with --demo)")
-    if cfg.train.epochs is None or cfg.train.epochs < 1:
-        raise ConfigError("train.epochs is not set: corpus configs under configs/emotion/ set it "
-                          "(EMO-SUPERB: CREMA-D 110, IEMOCAP 40, ...), or -o train.epochs=N")
 
 
 def _names(cfg: EmotionConfig) -> tuple[str, str]:
@@ -97,8 +102,9 @@ def _path(ctx: RunContext, upstream: FrozenUpstream) -> FeaturePath:
              "the head is linear up to the mean pooling, so per-layer time-means computed once "
              "per utterance give the same model" if pooled else "train.feature_path=frames: the "
              "upstream runs on every batch")
+    data = ctx.config.data
     return FeaturePath(pooled, upstream, ctx.upstream.normalize, ctx.config.train.batch_size,
-                       ctx.device)
+                       ctx.device, data.cache_dir, data.cache_dtype)
 
 
 @torch.no_grad()
@@ -188,8 +194,8 @@ def train(ctx: RunContext) -> dict[str, Any]:
     model = _model(upstream, ctx, len(table.classes))
     if cfg.model.standardize_features:
         pooled = train_inputs if path.pooled else FeaturePath(
-            True, upstream, ctx.upstream.normalize, cfg.train.batch_size, ctx.device
-        ).dataset(train_set)
+            True, upstream, ctx.upstream.normalize, cfg.train.batch_size, ctx.device,
+            cfg.data.cache_dir, cfg.data.cache_dtype).dataset(train_set)
         model.fit_standardization(pooled.features.to(ctx.device))
         LOG.info("features standardised by training-set statistics of %d utterances",
                  len(pooled))
@@ -344,6 +350,31 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     }
     scores.write(outdir / "scores.json", result)
     return result
+
+
+def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
+    """Fill the feature cache with every utterance of the fold (all splits), one shard of it."""
+    cfg: EmotionConfig = ctx.config
+    check_data(cfg)
+    if cfg.data.cache_dir is None:
+        raise ConfigError("-m extract needs data.cache_dir (it is null)")
+    table = _table(cfg)
+    train_set = EmotionDataset(table.subset("train"), cfg.data.max_seconds, Standardizer(),
+                               preload=False)
+    standardizer = fit_standardizer(train_set) if cfg.data.standardize else Standardizer()
+    everything = EmotionDataset(table, cfg.data.max_seconds, standardizer, preload=False)
+    upstream = _upstream(ctx)
+    cache = feature_cache(cfg.data.cache_dir, everything, upstream, ctx.upstream.normalize,
+                          cfg.data.cache_dtype)
+    keys = audio_keys(table.paths)
+    index = {key: i for i, key in enumerate(keys)}
+    prepare = Featurizer(upstream.num_layers, normalize=ctx.upstream.normalize).prepare
+    written = cache.extract(keys, lambda key: everything[index[key]][0], upstream, prepare,
+                            ctx.device, shard,
+                            cfg.train.batch_size if upstream.padded_batch else 1, LOG.info)
+    LOG.info("shard %d/%d: %d new entries; %d of %d utterances cached in %s", *shard, written,
+             len(keys) - len(cache.missing(keys)), len(set(keys)), cache.folder)
+    return written
 
 
 def evaluate(ctx: RunContext) -> dict[str, Any]:
