@@ -175,3 +175,18 @@ def test_pooled_and_frame_paths_train_the_same_model(workdir, tmp_path, standard
     for split in ("dev", "test"):
         for name, value in sa["metrics"][split].items():
             assert value == pytest.approx(sb["metrics"][split][name], abs=1e-4), (split, name)
+
+
+def test_nonlinear_head_runs_on_the_frames_path(workdir):
+    run = train("cnn", "-o", "train.epochs=2,,model.head=cnn_self_attention,,model.hidden_dim=32")
+    result = scores.read(run / "scores.json")
+    assert result["feature_path"] == "frames"
+    assert "nonlinear before the pooling" in (run / "log.log").read_text()
+    from downstream.emotion.config import EmotionConfig
+    from downstream.emotion.task import check
+    from emobench.config import ConfigError, resolve
+
+    config = resolve(EmotionConfig, {"data": {"label_dir": "x", "audio_root": "y"}},
+                     "model.head=cnn_self_attention,,train.feature_path=pooled,,train.epochs=1")
+    with pytest.raises(ConfigError, match="needs train.feature_path=frames"):
+        check(config)

@@ -26,7 +26,13 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    hidden_dim: int = 256  # Linear(D, hidden) -> masked mean -> Linear(hidden, C)
+    # linear: EMO-SUPERB's Linear(D, hidden) -> masked mean -> Linear(hidden, C);
+    # cnn_self_attention: s3prl's alternative "DeepModel" (nonlinear: frames path only)
+    head: Literal["linear", "cnn_self_attention"] = "linear"
+    hidden_dim: int = 256
+    kernel_size: int = 5  # cnn_self_attention only, like pooling and dropout
+    pooling: int = 5
+    dropout: float = 0.4
     # z-score every hidden state's dimensions by training-set statistics of the per-utterance
     # time-means (not in EMO-SUPERB; needed for features of very different scales, e.g. openSMILE)
     standardize_features: bool = False

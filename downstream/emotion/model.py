@@ -21,6 +21,10 @@ def masked_mean(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class EmotionHead(nn.Module):
+    """EMO-SUPERB's head: Linear(D, hidden) -> mean over valid frames -> Linear(hidden, C)."""
+
+    linear_before_pooling = True
+
     def __init__(self, input_dim: int, hidden_dim: int, num_classes: int):
         super().__init__()
         self.projector = nn.Linear(input_dim, hidden_dim)
@@ -28,6 +32,43 @@ class EmotionHead(nn.Module):
 
     def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.classifier(masked_mean(self.projector(features), lengths))
+
+
+class CNNSelfAttentionHead(nn.Module):
+    """The alternative "DeepModel" head of s3prl's emotion task, with exact masking.
+
+    Time average pooling (``pooling`` frames), three 1-D convolutions (ReLU, dropout),
+    self-attention pooling over the valid frames only, then Linear -> ReLU -> Linear. It is
+    nonlinear before the pooling, so it needs the frames path (the upstream on every batch).
+    """
+
+    linear_before_pooling = False
+
+    def __init__(self, input_dim: int, hidden_dim: int, num_classes: int, kernel_size: int = 5,
+                 pooling: int = 5, dropout: float = 0.4):
+        super().__init__()
+        pad = kernel_size // 2
+        self.pooling = pooling
+        self.downsample = nn.AvgPool1d(pooling, pooling, ceil_mode=True)
+        self.convs = nn.Sequential(
+            nn.Dropout(dropout), nn.Conv1d(input_dim, hidden_dim, kernel_size, padding=pad),
+            nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(hidden_dim, hidden_dim, kernel_size, padding=pad),
+            nn.ReLU(), nn.Dropout(dropout),
+            nn.Conv1d(hidden_dim, hidden_dim, kernel_size, padding=pad))
+        self.attention = nn.Linear(hidden_dim, 1)
+        self.classifier = nn.Sequential(nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+                                        nn.Linear(hidden_dim, num_classes))
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        valid = torch.arange(features.shape[1], device=features.device)[None] < lengths[:, None]
+        x = self.downsample((features * valid[..., None]).transpose(1, 2))
+        x = self.convs(x).transpose(1, 2)  # (batch, frames / pooling, hidden)
+        kept = torch.div(lengths + self.pooling - 1, self.pooling, rounding_mode="floor")
+        mask = torch.arange(x.shape[1], device=x.device)[None] < kept[:, None]
+        scores = self.attention(x).squeeze(-1).masked_fill(~mask, float("-inf"))
+        pooled = (torch.softmax(scores, dim=-1)[..., None] * x).sum(dim=1)
+        return self.classifier(pooled)
 
 
 class EmotionModel(nn.Module):
@@ -38,7 +79,7 @@ class EmotionModel(nn.Module):
     (``model.standardize_features``). Being affine per frame, it keeps the pooled path exact.
     """
 
-    def __init__(self, featurizer: Featurizer, head: EmotionHead, dim: int):
+    def __init__(self, featurizer: Featurizer, head: nn.Module, dim: int):
         super().__init__()
         self.featurizer = featurizer
         self.head = head
@@ -56,6 +97,8 @@ class EmotionModel(nn.Module):
         Exact for this head: the standardisation is affine and the featurizer's sum and the
         first Linear are linear, so they commute with the mean over valid frames.
         """
+        if not self.head.linear_before_pooling:
+            raise ValueError("this head is nonlinear before the pooling: it needs every frame")
         standard = (pooled - self.feature_mean) / self.feature_std
         combined = self.featurizer.combine(standard.transpose(0, 1))
         return self.head.classifier(self.head.projector(combined))

@@ -26,7 +26,8 @@ from downstream.emotion.features import FeaturePath, feature_cache
 from downstream.emotion.labels import LabelTable, read_labels
 from downstream.emotion.loss import class_balanced_weights, soft_label_loss
 from downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
-from downstream.emotion.model import EmotionHead, EmotionModel, masked_mean
+from downstream.emotion.model import (CNNSelfAttentionHead, EmotionHead, EmotionModel,
+                                      masked_mean)
 from downstream.emotion.outputs import leaderboard_files, predictions_csv
 from upstream import Featurizer, FrozenUpstream, build_upstream
 from upstream.cache import audio_keys
@@ -49,6 +50,9 @@ def demo(root: Path) -> dict[str, Any]:
 def check(cfg: EmotionConfig) -> None:
     """Refuse a config that cannot run (before anything is written)."""
     check_data(cfg)
+    if cfg.model.head != "linear" and cfg.train.feature_path == "pooled":
+        raise ConfigError(f"model.head={cfg.model.head} is nonlinear before the pooling: it "
+                          "needs train.feature_path=frames (or auto)")
     if cfg.train.epochs is None or cfg.train.epochs < 1:
         raise ConfigError("train.epochs is not set: corpus configs under configs/emotion/ set it "
                           "(EMO-SUPERB: CREMA-D 110, IEMOCAP 40, ...), or -o train.epochs=N")
@@ -79,7 +83,12 @@ def _upstream(ctx: RunContext) -> FrozenUpstream:
 
 def _model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> EmotionModel:
     featurizer = Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
-    head = EmotionHead(upstream.dim, ctx.config.model.hidden_dim, num_classes)
+    cfg = ctx.config.model
+    if cfg.head == "linear":
+        head: torch.nn.Module = EmotionHead(upstream.dim, cfg.hidden_dim, num_classes)
+    else:
+        head = CNNSelfAttentionHead(upstream.dim, cfg.hidden_dim, num_classes, cfg.kernel_size,
+                                    cfg.pooling, cfg.dropout)
     return EmotionModel(featurizer, head, upstream.dim).to(ctx.device)
 
 
@@ -96,12 +105,16 @@ def predict(model: EmotionModel, path: FeaturePath, dataset, weights: torch.Tens
 
 
 def _path(ctx: RunContext, upstream: FrozenUpstream) -> FeaturePath:
-    choice = ctx.config.train.feature_path
-    pooled = choice in ("auto", "pooled")
-    LOG.info("feature path: %s (%s)", "pooled" if pooled else "frames",
-             "the head is linear up to the mean pooling, so per-layer time-means computed once "
-             "per utterance give the same model" if pooled else "train.feature_path=frames: the "
-             "upstream runs on every batch")
+    choice, head = ctx.config.train.feature_path, ctx.config.model.head
+    pooled = head == "linear" and choice in ("auto", "pooled")
+    if pooled:
+        why = ("the head is linear up to the mean pooling, so per-layer time-means computed "
+               "once per utterance give the same model")
+    elif head != "linear":
+        why = f"the {head} head is nonlinear before the pooling: the upstream runs on every batch"
+    else:
+        why = "train.feature_path=frames: the upstream runs on every batch"
+    LOG.info("feature path: %s (%s)", "pooled" if pooled else "frames", why)
     data = ctx.config.data
     return FeaturePath(pooled, upstream, ctx.upstream.normalize, ctx.config.train.batch_size,
                        ctx.device, data.cache_dir, data.cache_dtype)
