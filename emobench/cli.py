@@ -140,8 +140,7 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
     setup_logging(None)
     _clear_previous(expdir)
     setup_logging(expdir, args.verbose)
-    spec = UpstreamSpec(upstream, args.upstream_ckpt, args.upstream_layer_selection,
-                        args.upstream_feature_normalize, args.upstream_padded_batch)
+    spec = _upstream_spec(args, upstream)
     ctx = RunContext("train", task, expdir, spec, args.seed, _device(args.device), config)
     _write_run_config(expdir, ctx.run_record(), config, argv)
     LOG.info("experiment folder %s; command: run_downstream.py %s", expdir, " ".join(argv))
@@ -163,8 +162,12 @@ def _config(args: argparse.Namespace, task: str, module) -> Any:
     return resolve(module.CONFIG, layers, args.override)
 
 
+def _upstream_spec(args: argparse.Namespace, upstream: str) -> UpstreamSpec:
+    return UpstreamSpec(upstream, args.upstream_ckpt, args.upstream_layer_selection,
+                        args.upstream_feature_normalize, args.upstream_padded_batch)
+
+
 def _extract(args: argparse.Namespace) -> int:
-    from emobench.context import UpstreamSpec as Spec
     from upstream import UPSTREAMS
     from upstream.cache import parse_shard
 
@@ -175,9 +178,8 @@ def _extract(args: argparse.Namespace) -> int:
     task, module = _task(args.downstream)
     config = _config(args, task, module)
     setup_logging(None, args.verbose)
-    spec = Spec(upstream, args.upstream_ckpt, args.upstream_layer_selection,
-                args.upstream_feature_normalize, args.upstream_padded_batch)
-    ctx = RunContext("extract", task, Path(config.data.cache_dir or "."), spec, args.seed,
+    ctx = RunContext("extract", task, Path(config.data.cache_dir or "."),
+                     _upstream_spec(args, upstream), args.seed,
                      _device(args.device), config)
     return module.extract(ctx, shard)
 

@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from emobench.experiment import LOG
 from downstream.emotion.data import EmotionDataset, collate
-from downstream.emotion.model import EmotionModel, pool
+from downstream.emotion.model import EmotionModel
 from upstream import Featurizer, FrozenUpstream
-from upstream.cache import CacheSpec, PooledCache, audio_keys
+from upstream.cache import CacheSpec, PooledCache, audio_keys, statistics
 
 
 class PooledDataset(Dataset):
@@ -34,23 +34,20 @@ class PooledDataset(Dataset):
     def __init__(self, base: EmotionDataset, upstream: FrozenUpstream, normalize: bool,
                  batch_size: int, device: torch.device, cache_dir: str | None = None,
                  cache_dtype: str = "float32"):
-        prepare = Featurizer(upstream.num_layers, normalize=normalize)
         self.labels = torch.from_numpy(base.table.labels).float()
         self.names = list(base.table.file_names)
         if cache_dir is not None:
             cache = feature_cache(cache_dir, base, upstream, normalize, cache_dtype)
-            keys = audio_keys(base.table.paths)
-            index = {key: i for i, key in enumerate(keys)}
-            cache.extract(keys, lambda key: base[index[key]][0], upstream, prepare.prepare,
-                          device, batch_size=batch_size if upstream.padded_batch else 1,
-                          log=LOG.info)
+            keys, _ = fill_cache(cache, base, upstream, normalize, batch_size, device)
             self.features = cache.load(keys)
             LOG.info("read %d pooled utterances from %s", len(keys), cache.folder)
             return
+        prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
         start, seconds, parts = time.perf_counter(), 0.0, []
         for wavs, _, _ in DataLoader(base, batch_size=batch_size, collate_fn=collate):
             hidden, lengths = upstream([w.to(device) for w in wavs])
-            parts.append(pool(prepare, hidden, lengths.to(device)).cpu())
+            with torch.no_grad():
+                parts.append(statistics(prepare(hidden), lengths.to(device))["mean"].cpu())
             seconds += sum(len(w) for w in wavs) / 16_000
         self.features = torch.cat(parts)
         elapsed = time.perf_counter() - start
@@ -64,6 +61,18 @@ class PooledDataset(Dataset):
 
     def __getitem__(self, index: int):
         return self.features[index], self.labels[index], self.names[index]
+
+
+def fill_cache(cache: PooledCache, dataset: EmotionDataset, upstream: FrozenUpstream,
+               normalize: bool, batch_size: int, device: torch.device,
+               shard: tuple[int, int] = (1, 1)) -> tuple[list[str], int]:
+    """Extract the dataset's missing entries (of one shard); its audio keys and the count written."""
+    keys = audio_keys(dataset.table.paths)
+    index = {key: i for i, key in enumerate(keys)}
+    prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
+    written = cache.extract(keys, lambda key: dataset[index[key]][0], upstream, prepare, device,
+                            shard, batch_size if upstream.padded_batch else 1, LOG.info)
+    return keys, written
 
 
 def feature_cache(cache_dir: str, base: EmotionDataset, upstream: FrozenUpstream,

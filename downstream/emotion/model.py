@@ -113,9 +113,3 @@ class EmotionModel(nn.Module):
         self.feature_mean.copy_(pooled.double().mean(dim=0))
         self.feature_std.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
 
-
-@torch.no_grad()
-def pool(featurizer: Featurizer, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Per-layer mean over valid frames of the prepared hidden states: ``(batch, layers, dim)``."""
-    prepared = featurizer.prepare(hidden)
-    return torch.stack([masked_mean(layer, lengths) for layer in prepared], dim=1)

@@ -22,15 +22,14 @@ from emobench.context import RunContext
 from emobench.experiment import LOG, provenance, seed_everything
 from downstream.emotion.config import EmotionConfig
 from downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
-from downstream.emotion.features import FeaturePath, feature_cache
+from downstream.emotion.features import FeaturePath, feature_cache, fill_cache
 from downstream.emotion.labels import LabelTable, read_labels
 from downstream.emotion.loss import class_balanced_weights, soft_label_loss
 from downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
-from downstream.emotion.model import (CNNSelfAttentionHead, EmotionHead, EmotionModel,
-                                      masked_mean)
+from downstream.emotion.model import CNNSelfAttentionHead, EmotionHead, EmotionModel
 from downstream.emotion.outputs import leaderboard_files, predictions_csv
 from upstream import Featurizer, FrozenUpstream, build_upstream
-from upstream.cache import audio_keys
+from upstream.cache import statistics
 
 CONFIG = EmotionConfig
 NAME = "emotion"
@@ -81,6 +80,11 @@ def _upstream(ctx: RunContext) -> FrozenUpstream:
     return build_upstream(spec.name, spec.checkpoint, spec.padded_batch).to(ctx.device)
 
 
+def _standardizer(cfg: EmotionConfig, train_set: EmotionDataset) -> Standardizer:
+    """EMO-SUPERB's waveform standardisation: mean and std of the training samples."""
+    return fit_standardizer(train_set) if cfg.data.standardize else Standardizer()
+
+
 def _model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> EmotionModel:
     featurizer = Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
     cfg = ctx.config.model
@@ -128,20 +132,16 @@ def pooled_variance_ratio(upstream: FrozenUpstream, dataset: EmotionDataset, dev
     Near zero means the pooled features are the same for every utterance (e.g. per-utterance
     CMVN), so a mean-pooled linear head can only learn a constant.
     """
-    between, within = [], []
+    means, squares = [], []
     wavs = [dataset[i][0].to(device) for i in range(min(limit, len(dataset)))]
     for start in range(0, len(wavs), 16):
         hidden, lengths = upstream(wavs[start:start + 16])
-        lengths = lengths.to(device)
-        for layer in hidden:
-            mean = masked_mean(layer, lengths)
-            square = masked_mean(layer * layer, lengths)
-            between.append(mean)
-            within.append((square - mean * mean).clamp_min(0).sqrt())
-    layers = upstream.num_layers
-    means = torch.stack([torch.cat(between[i::layers]) for i in range(layers)])  # (L, N, D)
-    spread = torch.stack([torch.cat(within[i::layers]) for i in range(layers)]).mean(dim=1)
-    ratio = means.std(dim=1).mean(dim=-1) / spread.mean(dim=-1).clamp_min(1e-12)
+        stats = statistics(hidden, lengths.to(device))
+        means.append(stats["mean"])
+        squares.append(stats["square"])
+    mean, square = torch.cat(means), torch.cat(squares)  # (N, L, D)
+    spread = (square - mean * mean).clamp_min(0).sqrt().mean(dim=0)  # within utterances
+    ratio = mean.std(dim=0).mean(dim=-1) / spread.mean(dim=-1).clamp_min(1e-12)
     return float(ratio.max())
 
 
@@ -176,7 +176,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
 
     train_set = EmotionDataset(train_table, cfg.data.max_seconds, Standardizer(),
                                cfg.data.preload_audio)
-    standardizer = fit_standardizer(train_set) if cfg.data.standardize else Standardizer()
+    standardizer = _standardizer(cfg, train_set)
     train_set.standardizer = standardizer
     dev_set = EmotionDataset(dev_table, cfg.data.max_seconds, standardizer, cfg.data.preload_audio)
     LOG.info("waveform standardisation from training samples: mean %.6g std %.6g",
@@ -374,17 +374,13 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     table = _table(cfg)
     train_set = EmotionDataset(table.subset("train"), cfg.data.max_seconds, Standardizer(),
                                preload=False)
-    standardizer = fit_standardizer(train_set) if cfg.data.standardize else Standardizer()
-    everything = EmotionDataset(table, cfg.data.max_seconds, standardizer, preload=False)
+    everything = EmotionDataset(table, cfg.data.max_seconds, _standardizer(cfg, train_set),
+                                preload=False)
     upstream = _upstream(ctx)
     cache = feature_cache(cfg.data.cache_dir, everything, upstream, ctx.upstream.normalize,
                           cfg.data.cache_dtype)
-    keys = audio_keys(table.paths)
-    index = {key: i for i, key in enumerate(keys)}
-    prepare = Featurizer(upstream.num_layers, normalize=ctx.upstream.normalize).prepare
-    written = cache.extract(keys, lambda key: everything[index[key]][0], upstream, prepare,
-                            ctx.device, shard,
-                            cfg.train.batch_size if upstream.padded_batch else 1, LOG.info)
+    keys, written = fill_cache(cache, everything, upstream, ctx.upstream.normalize,
+                               cfg.train.batch_size, ctx.device, shard)
     LOG.info("shard %d/%d: %d new entries; %d of %d utterances cached in %s", *shard, written,
              len(keys) - len(cache.missing(keys)), len(set(keys)), cache.folder)
     return written
