@@ -15,22 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emobench.errors import UserError
+from emobench.errors import LabelFileError, UserError  # noqa: F401 (re-exported)
 from emobench.audio import AudioError, num_frames, resolve_in_root
 
 META_COLUMNS = ("FileName", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
 SPLITS = ("train", "dev", "test")
-MAX_LISTED = 20
-
-
-class LabelFileError(UserError, ValueError):
-    """Problems in a label file or its audio; the message lists them with file and line."""
-
-    def __init__(self, source: Path, problems: list[str]):
-        self.source, self.problems = source, problems
-        listed = "\n".join(f"  {p}" for p in problems[:MAX_LISTED])
-        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        super().__init__(f"{source}: {len(problems)} problem(s)\n{listed}{more}")
 
 
 def smooth(p: np.ndarray) -> np.ndarray:
