@@ -10,16 +10,15 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from emobench.experiment import LOG
 from downstream.emotion.data import EmotionDataset, collate
 from downstream.emotion.model import EmotionModel
-from upstream import Featurizer, FrozenUpstream
-from upstream.cache import CacheSpec, PooledCache, audio_keys, statistics
+from downstream.pooling import feature_cache, fill_cache, pooled_statistics
+from upstream import FrozenUpstream
+
+__all__ = ["FeaturePath", "PooledDataset", "feature_cache", "fill_cache"]
 
 
 class PooledDataset(Dataset):
@@ -36,54 +35,14 @@ class PooledDataset(Dataset):
                  cache_dtype: str = "float32"):
         self.labels = torch.from_numpy(base.table.labels).float()
         self.names = list(base.table.file_names)
-        if cache_dir is not None:
-            cache = feature_cache(cache_dir, base, upstream, normalize, cache_dtype)
-            keys, _ = fill_cache(cache, base, upstream, normalize, batch_size, device)
-            self.features = cache.load(keys)
-            LOG.info("read %d pooled utterances from %s", len(keys), cache.folder)
-            return
-        prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
-        start, seconds, parts = time.perf_counter(), 0.0, []
-        for wavs, _, _ in DataLoader(base, batch_size=batch_size, collate_fn=collate):
-            hidden, lengths = upstream([w.to(device) for w in wavs])
-            with torch.no_grad():
-                parts.append(statistics(prepare(hidden), lengths.to(device))["mean"].cpu())
-            seconds += sum(len(w) for w in wavs) / 16_000
-        self.features = torch.cat(parts)
-        elapsed = time.perf_counter() - start
-        LOG.info("pooled %d utterances (%.1f s of audio) through %s in %.1f s (real-time factor "
-                 "%.3f): %s per-layer means, %.1f MB in memory", len(self.names), seconds,
-                 upstream.info.name, elapsed, elapsed / max(seconds, 1e-9),
-                 tuple(self.features.shape[1:]), self.features.numel() * 4 / 2**20)
+        self.features = pooled_statistics(base, upstream, normalize, batch_size, device,
+                                          cache_dir, cache_dtype)["mean"]
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __getitem__(self, index: int):
         return self.features[index], self.labels[index], self.names[index]
-
-
-def fill_cache(cache: PooledCache, dataset: EmotionDataset, upstream: FrozenUpstream,
-               normalize: bool, batch_size: int, device: torch.device,
-               shard: tuple[int, int] = (1, 1)) -> tuple[list[str], int]:
-    """Extract the dataset's missing entries (of one shard); its audio keys and the count written."""
-    keys = audio_keys(dataset.table.paths)
-    index = {key: i for i, key in enumerate(keys)}
-    prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
-    written = cache.extract(keys, lambda key: dataset[index[key]][0], upstream, prepare, device,
-                            shard, batch_size if upstream.padded_batch else 1, LOG.info)
-    return keys, written
-
-
-def feature_cache(cache_dir: str, base: EmotionDataset, upstream: FrozenUpstream,
-                  normalize: bool, dtype: str) -> PooledCache:
-    """The cache folder for this upstream and preprocessing (waveform standardisation included)."""
-    spec = CacheSpec(upstream=upstream.info.name, checkpoint_sha256=upstream.checkpoint_sha256,
-                     padded_batch=upstream.padded_batch, layer_norm=normalize,
-                     sample_rate=16_000, max_seconds=base.max_seconds,
-                     wav_mean=float(base.standardizer.mean), wav_std=float(base.standardizer.std),
-                     dtype=dtype)
-    return PooledCache(cache_dir, spec)
 
 
 class FeaturePath:
