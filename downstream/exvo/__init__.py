@@ -1,0 +1,1 @@
+"""ICML ExVo 2022 tasks on HUME-VB."""
