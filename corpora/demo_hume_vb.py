@@ -1,0 +1,337 @@
+"""Deterministic synthetic vocal-burst corpus in HUME-VB's format (ICML ExVo 2022 multitask).
+
+Used by ``--demo`` and by the tests.  No third-party audio: everything is
+synthesised with numpy from ``seed``; the same seed and parameters give
+byte-identical files.  Layout::
+
+    root/data_info.csv     File_ID, Split, Subject_ID, Country, Age, <EMOTIONS...>
+    root/wav/<id>.wav      16 kHz mono PCM_16, one burst of 0.6-1.8 s
+    root/MANIFEST.json
+
+Speakers and splits
+    ``speakers_per_country`` speakers per country in :data:`COUNTRIES`;
+    ``Subject_ID`` is ``Speaker_<n>`` (n = 1.. over all countries).  Speaker
+    ``k`` of a country is female for even ``k``, male for odd ``k``; its age is
+    uniform in [18, 39.5] years (one decimal).  Splits are speaker-independent
+    and stratified by country: per country the first half of the speakers is
+    ``Train``, the next quarter ``Val``, the rest ``Test`` (4/2/2 with the
+    default 8), so every split holds every country.  ``File_ID`` is
+    ``[<number>]`` with the numbers 10001.. assigned to the bursts in a
+    seed-dependent random order (rows are sorted by it, so splits interleave).
+
+Label simulation
+    Each burst has a primary emotion (uniform) with intensity U(0.5, 1); the
+    others get Beta(1, 6) * 0.5.  As in the real data some pairs co-occur: the
+    partner of the primary emotion (Amusement<->Excitement, Fear<->Horror,
+    Sadness<->Distress, Awe<->Surprise) gets at least U(0.25, 0.7) times the
+    primary intensity in 70 % of the bursts.  Intensities are written with three
+    decimals and the audio is synthesised from the written values.
+
+Audio synthesis (everything the labels can be learnt from)
+    * Emotions: each emotion owns a spectral region: a bump, Gaussian in
+      log-frequency (0.15 octave s.d.), centred at an emotion-specific frequency
+      (ten centres log-spaced between 400 Hz and 6.8 kHz, scrambled across the
+      emotions), whose gain in dB is ``14 * intensity`` times a per-burst factor
+      U(0.6, 1.4).  Prosody adds group cues: an arousal score (a weighted sum of
+      intensities, high for Triumph/Horror/Excitement, negative for Sadness)
+      raises loudness and pitch; Sadness/Distress/Awe add breathiness;
+      Amusement/Excitement/Surprise/Triumph widen the pitch range; Amusement
+      speeds up the laugh-like pulsing.
+    * Country: every speaker of a country shares its vowel (F1, F2) and a
+      spectral tilt (:data:`_COUNTRY_TIMBRE`), with per-speaker jitter (9 %
+      s.d. on the formants, 0.8 dB/octave on the tilt), a gender vocal-tract
+      scaling of +-5 % and per-burst jitter (formants +-5 %, tilt 0.5
+      dB/octave), so countries overlap.
+    * Age: an aspiration ("hoarseness") band, a narrow bump (0.08 octave s.d.)
+      at 5.8 kHz, gains 1.4 dB per year above the mid-range age (1.5 dB
+      per-speaker and 1 dB per-burst s.d.); F0 falls by 0.25 semitone per year
+      (about 5 semitones over the range) and breathiness grows slightly.  On top
+      of that each speaker has a random F0 offset (1.5 semitones s.d.) and
+      gender (female F0 about 9 semitones higher), which mask the F0 cue.
+    * Randomness: two distractor bumps at random frequencies with random gain
+      (6 dB s.d.), random level (2 dB per speaker and per burst), tilt, formant,
+      pitch and breathiness jitter per burst, and a coloured noise floor at
+      about -55 dBFS.
+    The source is a band-limited pulse train (closed-form sum of harmonics)
+    following a wandering pitch contour, mixed with white noise (breathiness),
+    shaped in the frequency domain (tilt, formants, emotion and distractor
+    bumps, 80 Hz high-pass), modulated by a pulsing envelope with a short
+    attack and release, laid over the noise floor and soft-limited.
+
+The corpus is built in a temporary sibling directory and renamed into place;
+``MANIFEST.json`` (version, seed, parameters, file count, sha256 over all
+files) decides whether an existing corpus may be reused (the helpers are
+shared with :mod:`corpora.demo_emotion`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import operator
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from corpora.demo_emotion import _digest, _remove_stale_temporaries, _sibling
+
+EMOTIONS = ("Awe", "Excitement", "Amusement", "Awkwardness", "Fear", "Horror", "Distress",
+            "Triumph", "Sadness", "Surprise")
+COUNTRIES = ("China", "South Africa", "USA", "Venezuela")
+SAMPLE_RATE = 16000
+VERSION = "demo_hume_vb-1"
+COLUMNS = ("File_ID", "Split", "Subject_ID", "Country", "Age", *EMOTIONS)
+SPLITS = ("Train", "Val", "Test")
+AGE_RANGE = (18.0, 39.5)
+DURATION_RANGE = (0.6, 1.8)
+FIRST_ID = 10001
+_CORPUS_ENTRIES = {"wav", "data_info.csv", "MANIFEST.json"}
+
+_E = {name: i for i, name in enumerate(EMOTIONS)}
+# Centre (Hz) of each emotion's spectral bump, in EMOTIONS order.
+_CENTRES = np.array([750.0, 2642.0, 1408.0, 4958.0, 3620.0, 548.0, 6792.0, 1929.0, 400.0,
+                     1028.0])
+_BUMP_DB = 14.0
+_BUMP_OCTAVES = 0.15
+_HOARSE = np.array([5800.0])  # centre (Hz) of the age-dependent aspiration band
+# Co-occurring pairs (symmetric).
+_PARTNER = {_E["Amusement"]: _E["Excitement"], _E["Excitement"]: _E["Amusement"],
+            _E["Fear"]: _E["Horror"], _E["Horror"]: _E["Fear"],
+            _E["Sadness"]: _E["Distress"], _E["Distress"]: _E["Sadness"],
+            _E["Awe"]: _E["Surprise"], _E["Surprise"]: _E["Awe"]}
+# Prosodic weights per emotion (EMOTIONS order).
+_AROUSAL = np.array([0.2, 0.8, 0.6, -0.2, 0.7, 0.9, 0.4, 1.0, -0.7, 0.6])
+_BREATH = np.array([0.25, 0.0, 0.0, 0.05, 0.1, 0.0, 0.3, 0.0, 0.4, 0.05])
+_RANGE = np.array([1.0, 4.0, 6.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 5.0])
+_RATE = np.array([-0.5, 1.5, 4.0, 0.5, 1.0, 0.0, 0.5, 0.5, -1.5, 0.0])
+# Per country: F1 (Hz), F2 (Hz), spectral tilt (dB/octave), in COUNTRIES order.
+_COUNTRY_TIMBRE = np.array([
+    [750.0, 1250.0, 6.0],    # China
+    [450.0, 2100.0, 7.5],    # South Africa
+    [600.0, 1700.0, 5.0],    # USA
+    [360.0, 950.0, 7.0],     # Venezuela
+])
+_MID_AGE = sum(AGE_RANGE) / 2.0
+
+
+def _check(seed: int, speakers_per_country: int, bursts_per_speaker: int) -> None:
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    if speakers_per_country < 3 or bursts_per_speaker < 1:
+        raise ValueError("need speakers_per_country >= 3 (one per split) and "
+                         "bursts_per_speaker >= 1")
+
+
+def split_of(k: int, speakers_per_country: int) -> str:
+    """Split of the ``k``-th (0-based) speaker of a country: half Train, a quarter Val/Test."""
+    held = max(1, speakers_per_country // 4)
+    train = speakers_per_country - 2 * held
+    return "Train" if k < train else "Val" if k < train + held else "Test"
+
+
+def _speakers(seed: int, per_country: int) -> list[dict[str, object]]:
+    """Subject_ID, country, split, age and voice traits of every speaker."""
+    out = []
+    for c, country in enumerate(COUNTRIES):
+        for k in range(per_country):
+            s = c * per_country + k
+            rng = np.random.default_rng([seed, 0, s])
+            female = k % 2 == 0
+            age = round(float(rng.uniform(*AGE_RANGE)), 1)
+            f1, f2, tilt = _COUNTRY_TIMBRE[c]
+            vtl = (1.05 if female else 0.95) * 2.0 ** rng.normal(0.0, 0.02)
+            older = age - _MID_AGE
+            semitones = -0.25 * older + rng.normal(0.0, 1.5)
+            out.append({
+                "id": f"Speaker_{s + 1}", "country": country, "age": age,
+                "split": split_of(k, per_country),
+                "f0": (210.0 if female else 125.0) * 2.0 ** (semitones / 12.0),
+                "formants": np.array([f1, f2]) * vtl * np.exp(rng.normal(0.0, 0.09, 2)),
+                "f3": 2700.0 * vtl * np.exp(rng.normal(0.0, 0.04)),
+                "tilt": tilt + rng.normal(0.0, 0.8),
+                "breath": 0.12 + 0.004 * older + rng.normal(0.0, 0.04),
+                "hoarse": 1.4 * older + rng.normal(0.0, 1.5),
+                "level": rng.normal(0.0, 2.0),
+            })
+    return out
+
+
+def _intensities(rng: np.random.Generator) -> np.ndarray:
+    """The ten intensities of one burst (three decimals, see the module docstring)."""
+    values = rng.beta(1.0, 6.0, len(EMOTIONS)) * 0.5
+    primary = int(rng.integers(len(EMOTIONS)))
+    values[primary] = rng.uniform(0.5, 1.0)
+    partner, share, together = _PARTNER.get(primary), rng.uniform(0.25, 0.7), rng.uniform()
+    if partner is not None and together < 0.7:
+        values[partner] = max(values[partner], share * values[primary])
+    return np.round(np.clip(values, 0.0, 1.0), 3)
+
+
+def _bumps_db(f: np.ndarray, centres: np.ndarray, gains_db: np.ndarray,
+              width: float = _BUMP_OCTAVES) -> np.ndarray:
+    """Sum of Gaussian bumps in log-frequency (s.d. ``width`` octaves; dB) at ``f``."""
+    octaves = np.log2(np.maximum(f, 20.0)[None, :] / centres[:, None])
+    return gains_db @ np.exp(-0.5 * (octaves / width) ** 2)
+
+
+def _synthesise(rng: np.random.Generator, intensity: np.ndarray,
+                spk: dict[str, object]) -> np.ndarray:
+    """One vocal burst as int16 samples (see the module docstring)."""
+    sr = SAMPLE_RATE
+    n = int(rng.uniform(*DURATION_RANGE) * sr)
+    t = np.arange(n) / sr
+    dur = n / sr
+    arousal = float(_AROUSAL @ intensity)
+    level = 6.0 * arousal + spk["level"] + rng.normal(0.0, 2.0)
+    shift = 3.0 * arousal + rng.normal(0.0, 0.7)
+    span = (1.5 + float(_RANGE @ intensity)) * rng.uniform(0.7, 1.3)
+    rate = float(np.clip(3.0 + _RATE @ intensity, 1.5, 8.0)) * rng.uniform(0.8, 1.2)
+    breath = float(np.clip(spk["breath"] + _BREATH @ intensity + rng.normal(0.0, 0.04),
+                           0.02, 0.85))
+    tilt = spk["tilt"] + rng.normal(0.0, 0.5)
+
+    # Pitch contour: random knots, about two per pulse.
+    k = int(np.ceil(dur * rate * 2.0)) + 2
+    knots = np.linspace(0.0, dur, k)
+    contour = np.interp(t, knots, rng.uniform(-1.0, 1.0, k))
+    f0 = spk["f0"] * 2.0 ** ((shift + span * contour) / 12.0)
+    theta = 2.0 * np.pi * np.cumsum(f0) / sr
+    harmonics = max(1, int(7500.0 / f0.max()))
+    half = np.sin(theta / 2.0)
+    safe = np.where(np.abs(half) < 1e-6, 1.0, half)
+    pulses = np.where(np.abs(half) < 1e-6, harmonics,
+                      np.sin((harmonics + 0.5) * theta) / (2.0 * safe) - 0.5)
+    voiced = pulses / np.sqrt(np.mean(pulses ** 2))
+    source = (1.0 - breath) * voiced + breath * 1.5 * rng.standard_normal(n)
+
+    # Spectral shape: tilt, formants, emotion and distractor bumps, 80 Hz high-pass.
+    nfft = 1 << (n - 1).bit_length()
+    f = np.fft.rfftfreq(nfft, 1.0 / sr)
+    formants = np.append(spk["formants"], spk["f3"]) * rng.uniform(0.95, 1.05, 3)
+    bands = np.array([90.0, 130.0, 180.0])[:, None]
+    gains = np.array([1.0, 0.7, 0.3])[:, None]
+    resonance = 0.15 + np.sum(gains / (1.0 + ((f - formants[:, None]) / bands) ** 2), axis=0)
+    bump_gain = _BUMP_DB * intensity * rng.uniform(0.6, 1.4, len(EMOTIONS))
+    distractors = np.exp(rng.uniform(np.log(300.0), np.log(7000.0), 2))
+    db = (_bumps_db(f, _CENTRES, bump_gain) + _bumps_db(f, distractors, rng.normal(0.0, 6.0, 2))
+          + _bumps_db(f, _HOARSE, np.array([spk["hoarse"] + rng.normal(0.0, 1.0)]), 0.08)
+          - tilt * np.log2(np.maximum(f, 200.0) / 200.0))
+    shape = resonance * 10.0 ** (db / 20.0) * f**2 / (f**2 + 80.0**2)
+    spectra = np.fft.rfft(np.stack([source, rng.standard_normal(n)]), nfft)
+    spectra *= np.stack([shape, 1.0 / (1.0 + f / 1000.0)])
+    burst, floor = np.fft.irfft(spectra, nfft)[:, :n]
+
+    # Pulsing envelope with attack and release.
+    phase = 2.0 * np.pi * (rate * t + rng.uniform())
+    envelope = 1.0 - rng.uniform(0.3, 0.9) * (0.5 + 0.5 * np.cos(phase))
+    lead, trail = rng.uniform(0.03, 0.1, 2)
+    attack, release = rng.uniform(0.02, 0.1, 2)
+    gate = np.clip(np.minimum((t - lead) / attack, (dur - trail - t) / release), 0.0, 1.0)
+    burst *= envelope * gate
+    active = gate > 0.5
+    rms = np.sqrt(np.mean(burst[active] ** 2)) if active.any() else 1.0
+    burst *= 10.0 ** ((level - 22.0) / 20.0) / max(rms, 1e-9)
+
+    floor *= 10.0 ** (rng.normal(-55.0, 3.0) / 20.0) / np.sqrt(np.mean(floor ** 2))
+    out = np.tanh(burst + floor)
+    return np.round(np.clip(out, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def _bursts(seed: int, params: dict[str, int]) -> Iterator[tuple[int, int, int]]:
+    """(speaker index, burst index, numeric File_ID) of every burst."""
+    per = params["bursts_per_speaker"]
+    total = len(COUNTRIES) * params["speakers_per_country"] * per
+    ids = FIRST_ID + np.random.default_rng([seed, 3]).permutation(total)
+    for j in range(total):
+        yield j // per, j % per, int(ids[j])
+
+
+def _file_names(seed: int, params: dict[str, int]) -> list[str]:
+    """Every file the corpus consists of (relative, sorted), except MANIFEST.json."""
+    return sorted(["data_info.csv", *(f"wav/{i}.wav" for _, _, i in _bursts(seed, params))])
+
+
+def _write_corpus(root: Path, seed: int, params: dict[str, int]) -> dict[str, object]:
+    """Write wav files, data_info.csv and MANIFEST.json into ``root``; return the manifest."""
+    (root / "wav").mkdir(parents=True)
+    speakers = _speakers(seed, params["speakers_per_country"])
+    rows = []
+    for s, u, file_id in _bursts(seed, params):
+        rng = np.random.default_rng([seed, 1, s, u])
+        intensity = _intensities(rng)
+        sf.write(root / "wav" / f"{file_id}.wav", _synthesise(rng, intensity, speakers[s]),
+                 SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        spk = speakers[s]
+        rows.append((file_id, [f"[{file_id}]", spk["split"], spk["id"], spk["country"],
+                               f"{spk['age']:.1f}", *(f"{v:.3f}" for v in intensity)]))
+    with open(root / "data_info.csv", "w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        writer.writerows(row for _, row in sorted(rows))
+    names = _file_names(seed, params)
+    manifest: dict[str, object] = {"generator": __name__, "version": VERSION, "seed": seed,
+                                   "params": params, "file_count": len(names),
+                                   "sha256": _digest(root, names)}
+    (root / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def _reusable(root: Path, seed: int, params: dict[str, int]) -> bool:
+    """True iff ``root`` holds a complete, unmodified corpus for this seed/params/version."""
+    try:
+        manifest = json.loads((root / "MANIFEST.json").read_text())
+        names = _file_names(seed, params)
+        return (manifest.get("version") == VERSION and manifest.get("seed") == seed
+                and manifest.get("params") == params and manifest.get("file_count") == len(names)
+                and manifest.get("sha256") == _digest(root, names))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def build(root: str | os.PathLike, seed: int = 0, speakers_per_country: int = 8,
+          bursts_per_speaker: int = 15) -> Path:
+    """Build (or reuse) the corpus under root; return the path of root/'data_info.csv'.
+
+    Audio is in ``root/'wav'/<id>.wav``.  An existing ``root`` is reused only if
+    its MANIFEST matches seed, parameters and generator version and every file
+    still has the recorded content; otherwise the corpus is rebuilt in a
+    temporary sibling directory and renamed into place, so an interrupted build
+    never leaves a half corpus behind.  A non-empty ``root`` holding anything
+    besides a corpus is never replaced.
+    """
+    seed = operator.index(seed)
+    speakers_per_country = operator.index(speakers_per_country)
+    bursts_per_speaker = operator.index(bursts_per_speaker)
+    _check(seed, speakers_per_country, bursts_per_speaker)
+    root = Path(root).absolute()
+    params = {"speakers_per_country": speakers_per_country,
+              "bursts_per_speaker": bursts_per_speaker}
+    if _reusable(root, seed, params):
+        return root / "data_info.csv"
+    if root.exists() and (not root.is_dir()
+                          or not {p.name for p in root.iterdir()} <= _CORPUS_ENTRIES):
+        raise FileExistsError(f"{root} exists and is not a demo corpus; not replacing it")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(root)
+    tmp = _sibling(root, "building", os.getpid())
+    tmp.mkdir()
+    try:
+        _write_corpus(tmp, seed, params)
+        if _reusable(root, seed, params):  # a concurrent build finished first
+            shutil.rmtree(tmp)
+            return root / "data_info.csv"
+        if root.exists():
+            old = _sibling(root, "old", os.getpid())
+            os.rename(root, old)
+            os.rename(tmp, root)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root / "data_info.csv"
