@@ -2,7 +2,7 @@
 # One-command set-up and run. On first use it creates a virtual environment and installs the
 # toolkit with its dependencies (torch/torchaudio 2.11, s3prl 0.4.18, ...); later runs reuse it.
 #
-#   bash quickstart.sh demo   # train + evaluate the emotion task on the generated demo corpus
+#   bash quickstart.sh demo   # the main job: ExVo multitask (-d exvo_mtl) on the generated demo corpus
 #   bash quickstart.sh test   # run the test suite
 #
 # EMOBENCH_VENV chooses the environment folder (default .venv); PYTHON the interpreter (python3).
@@ -36,7 +36,7 @@ case "${1:-}" in
   demo)
     ensure_env
     shift
-    exec "$VENV/bin/python" run_downstream.py -m train -u fbank_no_cmvn -d emotion --demo -n demo "$@"
+    exec "$VENV/bin/python" run_downstream.py -m train -u fbank_no_cmvn -d exvo_mtl --demo -n demo "$@"
     ;;
   test)
     ensure_env

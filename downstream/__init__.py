@@ -1,7 +1,9 @@
 """Downstream tasks. Each task is one package registered in :data:`TASKS` by name.
 
 A task module exposes ``CONFIG`` (its typed config dataclass), ``check(config)``,
-``train(ctx)``, ``evaluate(ctx)`` and ``demo(root)`` (the data layer of its demo corpus).
+``train(ctx)``, ``evaluate(ctx)``, ``extract(ctx, shard)``, ``demo(root)`` (the data layer of
+its demo corpus) and ``SELECTION`` (the validation split, metric and direction that
+``--seeds`` uses to pick the best seed).
 """
 
 from emobench.registry import Registry
@@ -9,5 +11,8 @@ from emobench.registry import Registry
 TASKS = Registry("task")
 TASKS.register("emotion", "downstream.emotion.task",
                description="EMO-SUPERB soft-label emotion recognition (threshold macro-F1)")
+TASKS.register("exvo_mtl", "downstream.exvo.task", aliases=("exvo_multitask",),
+               description="ICML ExVo 2022 multitask on HUME-VB: 10 intensities (CCC), age "
+                           "(MAE), country (UAR), S_MTL")
 
 __all__ = ["TASKS"]

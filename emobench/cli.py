@@ -7,6 +7,7 @@ or experiment folder given with ``-e``) and ``prepare`` (a corpus recipe writing
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,8 +23,8 @@ from emobench.experiment import LOG, REPO_ROOT, provenance, setup_logging
 
 RESULTS = Path("results")
 STALE = ("last.ckpt", "dev-best.ckpt", "scores.json", "predictions.csv", "layer_weights.json",
-         "layer_weights.png", "log.log", "events.out.tfevents.*", "*_fold*_predict.txt",
-         "*_fold*_truth.txt")
+         "log.log", "events.out.tfevents.*", "*_fold*_predict.txt", "*_fold*_truth.txt",
+         "*.png", "ExVo-Multi_*.csv", "seeds.json", "seeds.md")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--upstream_ckpt", help="local checkpoint for the upstream")
     p.add_argument("-d", "--downstream", help="task name (see --list-tasks)")
     p.add_argument("-c", "--config", help="YAML config file (e.g. configs/emotion/emodb.yaml)")
-    p.add_argument("-o", "--override", help='overrides "config.a.b=v,,config.c=w" (YAML values)')
+    p.add_argument("-o", "--override", action="append",
+                   help='overrides "config.a.b=v,,config.c=w" (YAML values); may be repeated')
     p.add_argument("-n", "--expname", help="experiment name: folder results/downstream/<n>")
     p.add_argument("-p", "--expdir", help="experiment folder (instead of -n)")
     p.add_argument("-e", "--past_exp", help="checkpoint or experiment folder: evaluate or resume")
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the upstream on padded batches (faster; features of some upstreams "
                         "then differ from the utterance alone: docs/upstreams.md)")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--seeds", type=int, default=1,
+                   help="train: run seeds SEED..SEED+N-1 (folders seed<k>/) and write mean +- std "
+                        "and the best-on-validation seed to seeds.json")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--demo", action="store_true",
                    help="generate the task's demo corpus under results/demo/ and run on it")
@@ -117,7 +122,47 @@ def _resume_context(args, expdir: Path, argv) -> RunContext:
                       int(saved["run"]["seed"]), _device(args.device), config, resume=last)
 
 
+def _default_name(args: argparse.Namespace, task: str, upstream: str) -> str:
+    return f"{task}_{upstream}" + ("_demo" if args.demo else "")
+
+
+def _train_seeds(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    """Train ``--seeds N`` runs into ``<expdir>/seed<k>/`` and summarise them in seeds.json.
+
+    With ``-a`` a finished seed (scores.json present) is reused and an interrupted one resumed.
+    """
+    from upstream import UPSTREAMS
+    from emobench import seeds
+
+    if args.past_exp:
+        raise UserError("--seeds cannot be combined with -e; use -a with the same -n/-p")
+    if not args.upstream:
+        raise UserError("-u/--upstream is required for training (see --list-upstreams)")
+    task, module = _task(args.downstream)
+    base = _expdir(args, _default_name(args, task, UPSTREAMS.canonical(args.upstream)))
+    results = {}
+    for seed in range(args.seed, args.seed + args.seeds):
+        folder = base / f"seed{seed}"
+        if args.auto_resume and (folder / "scores.json").is_file():
+            results[seed] = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
+            LOG.info("seed %d: reusing the finished run in %s", seed, folder)
+            continue
+        one = argparse.Namespace(**{**vars(args), "seed": seed, "seeds": 1,
+                                    "expdir": str(folder)})
+        results[seed] = _train(one, argv)
+    summary = {"task": task, "expdir": str(base), **seeds.summarize(results, module.SELECTION)}
+    summary["best_expdir"] = str(base / f"seed{summary['best_seed']}")
+    io.write_json(base / "seeds.json", summary)
+    io.write_text(base / "seeds.md", seeds.table(summary))
+    LOG.info("%d seeds -> %s\n%s", args.seeds, base / "seeds.json", seeds.table(summary))
+    return summary
+
+
 def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    if args.seeds != 1:
+        if args.seeds < 1:
+            raise UserError("--seeds must be >= 1")
+        return _train_seeds(args, argv)
     if args.past_exp:
         past = Path(args.past_exp)
         ctx = _resume_context(args, past if past.is_dir() else past.parent, argv)
@@ -128,7 +173,7 @@ def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
     upstream = UPSTREAMS.canonical(args.upstream)
     task, module = _task(args.downstream)
-    expdir = _expdir(args, f"{task}_{upstream}" + ("_demo" if args.demo else ""))
+    expdir = _expdir(args, _default_name(args, task, upstream))
     if args.auto_resume and (expdir / "last.ckpt").is_file():
         ctx = _resume_context(args, expdir, argv)
         return module.train(ctx)
@@ -249,6 +294,7 @@ def _list_tasks() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.override = ",,".join(args.override) if args.override else None
     try:
         if args.list_upstreams:
             _list_upstreams()

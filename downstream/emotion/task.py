@@ -33,6 +33,7 @@ from upstream.cache import statistics
 
 CONFIG = EmotionConfig
 NAME = "emotion"
+SELECTION = ("dev", "macro_f1", True)  # split, metric, higher is better (used by --seeds)
 CHECKPOINT_FORMAT = "emobench-emotion-1"
 NO_VARIANCE_RATIO = 1e-3
 
@@ -284,7 +285,8 @@ def _record(ctx: RunContext, table: LabelTable, standardizer: Standardizer,
 
 def _selection(cfg: EmotionConfig, state: dict[str, Any]) -> dict[str, Any]:
     return {"metric": cfg.train.select_metric, "epoch": int(state["best_epoch"]),
-            "step": int(state["best_step"]), "value": float(state["best"])}
+            "step": int(state["best_step"]), "value": float(state["best"]),
+            "higher_is_better": cfg.train.select_metric != "dev_loss"}
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
