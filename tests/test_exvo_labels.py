@@ -296,3 +296,123 @@ def test_all_problems_reported_at_once(tmp_path):
                      "line 4: Awe must be a number in [0, 1], got '2'",
                      "line 5: empty Subject_ID", "lines 2, 6: duplicate File_ID '[1]'"):
         assert expected in text
+
+
+# ---- targets and speaker_attributes (other vocal-burst corpora in this format) ---------------
+
+def test_default_targets_are_emotions(tmp_path):
+    table = read(tmp_path)
+    assert table.targets == EMOTIONS
+    assert table.subset("val").targets == EMOTIONS and table.labelled_only().targets == EMOTIONS
+
+
+def test_targets_choose_and_order_the_columns(tmp_path):
+    chosen = ("Surprise", "Awe", "Horror")
+    table = read(tmp_path, targets=list(chosen))
+    assert table.targets == chosen and table.emotions.shape == (6, 3)
+    index = [EMOTIONS.index(c) for c in chosen]
+    expected = [[emotion_value(r, k) for k in index] for r in range(5)]
+    np.testing.assert_array_equal(table.emotions[:5], expected)
+    assert np.isnan(table.emotions[5]).all() and table.labelled.tolist() == [True] * 5 + [False]
+    assert table.country.tolist() == [0, 2, 2, 1, 3, -1]  # speaker attributes still read
+    assert table.subset("train").emotions.shape == (2, 3)
+
+
+def test_other_targets_ignore_unread_columns(tmp_path):
+    rows = default_rows()
+    rows[0]["Horror"] = "7"  # out of range, but not a target
+    rows[1]["Fear"] = ""  # missing, but not a target
+    table = read(tmp_path, rows, targets=("Awe", "Sadness"))
+    assert table.labelled.tolist()[:2] == [True, True]
+    with pytest.raises(LabelFileError, match="line 2: Horror must be a number in"):
+        read(tmp_path, rows)
+
+
+def test_custom_targets_are_validated(tmp_path):
+    header = ["File_ID", "Split", "Subject_ID", "Country", "Age", "Joy", "Surprise (Negative)"]
+    rows = default_rows()
+    for r, row in enumerate(rows):
+        row.update({"Joy": "" if r == 5 else "0.5", "Surprise (Negative)": "" if r == 5 else "1"})
+    rows[2]["Joy"] = "1.01"
+    rows[3]["Surprise (Negative)"] = ""
+    path, audio = write_exvo(tmp_path, rows, header=header)
+    with pytest.raises(LabelFileError) as err:
+        read_data_info(path, audio, targets=("Joy", "Surprise (Negative)"))
+    assert err.value.problems == ["line 5: Val row without Surprise (Negative)",
+                                  "line 4: Joy must be a number in [0, 1], got '1.01'"]
+    rows[2]["Joy"], rows[3]["Surprise (Negative)"] = "1", "0"
+    path, audio = write_exvo(tmp_path, rows, header=header)
+    table = read_data_info(path, audio, targets=("Joy", "Surprise (Negative)"))
+    np.testing.assert_array_equal(table.emotions[:5], [[.5, 1], [.5, 1], [1, 1], [.5, 0], [.5, 1]])
+    with pytest.raises(LabelFileError) as err:  # the default targets are not in this file
+        read_data_info(path, audio)
+    assert len(err.value.problems) == 10 and "required column 'Awe' is missing" in err.value.problems[0]
+
+
+def test_missing_target_column_with_suggestion(tmp_path):
+    path, audio = write_exvo(tmp_path)
+    with pytest.raises(LabelFileError, match=r"required column 'Surprize' is missing .*; did you "
+                                             r"mean 'Surprise'\?"):
+        read_data_info(path, audio, targets=("Awe", "Surprize"))
+
+
+@pytest.mark.parametrize("targets,error", [
+    ((), "at least one column"), (("Awe", "Awe"), "twice"), ("Awe", "not the string"),
+    (("Awe", ""), "non-empty"), (("Age",), "not intensity columns"),
+    (("Subject_ID",), "not intensity columns")])
+def test_bad_targets_argument(tmp_path, targets, error):
+    path, audio = write_exvo(tmp_path)
+    with pytest.raises((ValueError, TypeError), match=error):
+        read_data_info(path, audio, targets=targets)
+
+
+def test_without_speaker_attributes(tmp_path):
+    header = [c for c in HEADER if c not in ("Country", "Age")]
+    rows = default_rows()
+    for row in rows:
+        del row["Country"], row["Age"]
+    path, audio = write_exvo(tmp_path, rows, header=header)
+    with pytest.raises(LabelFileError) as err:
+        read_data_info(path, audio)
+    assert [p.split(" (")[0] for p in err.value.problems] == [
+        "required column 'Country' is missing", "required column 'Age' is missing"]
+    table = read_data_info(path, audio, speaker_attributes=False)
+    assert len(table) == 6 and table.targets == EMOTIONS
+    assert table.labelled.tolist() == [True] * 5 + [False]
+    assert np.isnan(table.age).all() and table.age.dtype == np.float64
+    assert table.country.tolist() == [-1] * 6 and table.country.dtype == np.int64
+    expected = [[emotion_value(r, k) for k in range(10)] for r in range(5)]
+    np.testing.assert_array_equal(table.emotions[:5], expected)
+    assert table.counts() == {"train": 2, "val": 2, "test": 2, "test_unlabelled": 1}
+
+
+def test_speaker_attributes_false_ignores_the_columns_when_present(tmp_path):
+    rows = default_rows()
+    rows[0]["Country"], rows[1]["Age"] = "Brazil", "-3"  # would be errors if read
+    rows[2]["Country"], rows[3]["Age"] = "", ""  # would make Val rows unlabelled
+    table = read(tmp_path, rows, speaker_attributes=False)
+    assert table.labelled.tolist() == [True] * 5 + [False]
+    assert table.country.tolist() == [-1] * 6 and np.isnan(table.age).all()
+
+
+def test_labelled_depends_on_targets_only_without_speaker_attributes(tmp_path):
+    rows = default_rows()
+    rows[5].update(Country="China", Age="30")  # test row: attributes but no intensities
+    assert read(tmp_path, rows, speaker_attributes=False).labelled.tolist()[5] is False
+    with pytest.raises(LabelFileError, match="line 7: Test row has only some labels"):
+        read(tmp_path, rows)
+    rows = default_rows()
+    rows[4]["Fear"] = ""
+    with pytest.raises(LabelFileError, match=r"line 6: Test row has only some labels, without "
+                                             r"Fear \(a Test"):
+        read(tmp_path, rows, speaker_attributes=False)
+
+
+def test_targets_and_no_speaker_attributes_together(tmp_path):
+    header = ["File_ID", "Split", "Subject_ID", "Age", "Awe"]  # "Age" as an intensity target
+    rows = [dict(File_ID=f"[{i}]", Split=s, Subject_ID=f"S{i // 2}", Age="0.25", Awe="1")
+            for i, s in enumerate(["Train", "Train", "Val", "Val"])]
+    path, audio = write_exvo(tmp_path, rows, header=header)
+    table = read_data_info(path, audio, targets=("Awe", "Age"), speaker_attributes=False)
+    np.testing.assert_array_equal(table.emotions, [[1, .25]] * 4)
+    assert table.targets == ("Awe", "Age") and np.isnan(table.age).all()

@@ -7,6 +7,11 @@ Columns (any order; extra columns are ignored): ``File_ID`` as ``[token]`` with 
 :data:`EMOTIONS` intensities in [0, 1]. Train and Val rows carry every label; a Test row carries
 all of them or none (it is then predicted, not scored). A speaker may appear in one split only.
 Every problem is collected and reported at once with its CSV line (the header is line 1).
+
+The same reader serves other vocal-burst corpora written in this style (e.g. EmoGator from
+corpora/emogator.py): ``targets`` names the intensity columns to read instead of
+:data:`EMOTIONS`, and ``speaker_attributes=False`` drops the ``Country`` and ``Age`` columns
+(neither required nor read; a row is then labelled when its target columns are).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,8 +34,10 @@ EMOTIONS = ("Awe", "Excitement", "Amusement", "Awkwardness", "Fear", "Horror", "
 COUNTRIES = ("China", "South Africa", "USA", "Venezuela")  # class index 0..3 (LabelEncoder order)
 SPLITS = ("train", "val", "test")  # internal names of the file's Train / Val / Test
 
-LABELS = ("Country", "Age", *EMOTIONS)
-REQUIRED = ("File_ID", "Split", "Subject_ID", *LABELS)
+SPEAKER_ATTRIBUTES = ("Country", "Age")
+LABELS = (*SPEAKER_ATTRIBUTES, *EMOTIONS)
+KEYS = ("File_ID", "Split", "Subject_ID")
+REQUIRED = (*KEYS, *LABELS)
 _FILE_ID = re.compile(r"\[([A-Za-z0-9_.-]+)\]")
 _FILE_SPLIT = {"train": "Train", "val": "Val", "test": "Test"}
 
@@ -43,10 +51,11 @@ class ExVoTable:
     paths: list[Path]
     speakers: list[str]
     splits: np.ndarray  # object: "train" | "val" | "test"
-    emotions: np.ndarray  # (N, 10) float64 in EMOTIONS order; NaN rows where unlabelled
-    age: np.ndarray  # (N,) float64; NaN where unlabelled
-    country: np.ndarray  # (N,) int64 index into COUNTRIES; -1 where unlabelled
+    emotions: np.ndarray  # (N, len(targets)) float64 in targets order; NaN rows where unlabelled
+    age: np.ndarray  # (N,) float64; NaN where unlabelled (always without speaker attributes)
+    country: np.ndarray  # (N,) int64 index into COUNTRIES; -1 where unlabelled (or not read)
     labelled: np.ndarray  # (N,) bool
+    targets: tuple[str, ...] = EMOTIONS  # the column names of ``emotions``
 
     def __len__(self) -> int:
         return len(self.file_ids)
@@ -75,11 +84,11 @@ class ExVoTable:
         return out
 
 
-def _missing_columns(columns: list[str]) -> list[str]:
+def _missing_columns(columns: list[str], required: Sequence[str] = REQUIRED) -> list[str]:
     problems = []
-    spare = [c for c in columns if c not in REQUIRED]
+    spare = [c for c in columns if c not in required]
     by_lower = {c.lower(): c for c in spare}
-    for name in REQUIRED:
+    for name in required:
         if name not in columns:
             close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
             hint = f"; did you mean {by_lower[close[0]]!r}?" if close else ""
@@ -102,9 +111,37 @@ def _country_code(value: str, string: str | None) -> tuple[int, str | None]:
                 f"or their indices 0-{len(COUNTRIES) - 1})")
 
 
+def _check_targets(targets: Sequence[str], speaker_attributes: bool) -> tuple[str, ...]:
+    if isinstance(targets, str):
+        raise TypeError(f"targets must be a sequence of column names, not the string {targets!r}")
+    names = tuple(targets)
+    if not names:
+        raise ValueError("targets must name at least one column")
+    if not all(isinstance(t, str) and t.strip() == t and t for t in names):
+        raise ValueError(f"targets must be non-empty column names without outer spaces: {names}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"targets name a column twice: {names}")
+    reserved = KEYS + (SPEAKER_ATTRIBUTES if speaker_attributes else ())
+    clash = [t for t in names if t in reserved]
+    if clash:
+        raise ValueError(f"targets {clash} are not intensity columns (reserved: {reserved})")
+    return names
+
+
 def read_data_info(path: str | Path, audio_root: str | Path, audio_ext: str = ".wav",
-                   allow_speaker_overlap: bool = False, check_audio: bool = True) -> ExVoTable:
-    """Read and validate ``data_info.csv`` against the audio under ``audio_root``."""
+                   allow_speaker_overlap: bool = False, check_audio: bool = True, *,
+                   targets: Sequence[str] = EMOTIONS,
+                   speaker_attributes: bool = True) -> ExVoTable:
+    """Read and validate ``data_info.csv`` against the audio under ``audio_root``.
+
+    ``targets``: the intensity columns read, in this order, into ``emotions``, each a number in
+    [0, 1] (default :data:`EMOTIONS`). ``speaker_attributes=False``: ``Country`` and ``Age`` are
+    neither required nor read (``age`` all NaN, ``country`` all -1), and a row is labelled when
+    its target columns are filled.
+    """
+    targets = _check_targets(targets, speaker_attributes)
+    attributes = SPEAKER_ATTRIBUTES if speaker_attributes else ()
+    labels = (*attributes, *targets)
     path = Path(path)
     if not path.is_file():
         raise LabelFileError(path, ["data_info.csv does not exist (or is not a file)"])
@@ -113,7 +150,7 @@ def read_data_info(path: str | Path, audio_root: str | Path, audio_ext: str = ".
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise LabelFileError(path, [f"not a readable CSV ({str(exc).strip()})"]) from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    problems = _missing_columns(list(frame.columns))
+    problems = _missing_columns(list(frame.columns), (*KEYS, *labels))
     if problems:
         raise LabelFileError(path, problems)
     cell = {c: frame[c].str.strip().to_numpy(dtype=object) for c in frame.columns}
@@ -144,12 +181,12 @@ def read_data_info(path: str | Path, audio_root: str | Path, audio_ext: str = ".
     for i in np.flatnonzero(cell["Subject_ID"] == ""):
         problems.append(f"line {line[i]}: empty Subject_ID")
 
-    present = np.stack([cell[c] != "" for c in LABELS], axis=1)
+    present = np.stack([cell[c] != "" for c in labels], axis=1)
     labelled = present.all(axis=1)
     for i in np.flatnonzero(~labelled & (present.any(axis=1) | (splits != "test"))):
         if splits[i] is None:
             continue
-        absent = ", ".join(c for c, p in zip(LABELS, present[i]) if not p)
+        absent = ", ".join(c for c, p in zip(labels, present[i]) if not p)
         if splits[i] == "test":
             problems.append(f"line {line[i]}: Test row has only some labels, without {absent} "
                             "(a Test row carries all labels or none)")
@@ -157,18 +194,19 @@ def read_data_info(path: str | Path, audio_root: str | Path, audio_ext: str = ".
             problems.append(f"line {line[i]}: {_FILE_SPLIT[splits[i]]} row without {absent}")
 
     country = np.full(n, -1, dtype=np.int64)
-    strings = cell.get("Country_string", [None] * n)
-    for i in np.flatnonzero(present[:, 0]):
-        country[i], problem = _country_code(cell["Country"][i], strings[i])
-        if problem:
-            problems.append(f"line {line[i]}: {problem}")
     numbers = {c: pd.to_numeric(pd.Series(cell[c]), errors="coerce").to_numpy(np.float64)
-               for c in ("Age", *EMOTIONS)}
-    age = numbers["Age"]
-    for i in np.flatnonzero(present[:, 1] & ~((age > 0) & (age < 120))):
-        problems.append(f"line {line[i]}: Age must be a number in (0, 120), "
-                        f"got {cell['Age'][i]!r}")
-    for col in EMOTIONS:
+               for c in labels if c != "Country"}
+    age = numbers["Age"] if speaker_attributes else np.full(n, np.nan)
+    if speaker_attributes:
+        strings = cell.get("Country_string", [None] * n)
+        for i in np.flatnonzero(cell["Country"] != ""):
+            country[i], problem = _country_code(cell["Country"][i], strings[i])
+            if problem:
+                problems.append(f"line {line[i]}: {problem}")
+        for i in np.flatnonzero((cell["Age"] != "") & ~((age > 0) & (age < 120))):
+            problems.append(f"line {line[i]}: Age must be a number in (0, 120), "
+                            f"got {cell['Age'][i]!r}")
+    for col in targets:
         value = numbers[col]
         for i in np.flatnonzero((cell[col] != "") & ~((value >= 0) & (value <= 1))):
             problems.append(f"line {line[i]}: {col} must be a number in [0, 1], "
@@ -202,9 +240,9 @@ def read_data_info(path: str | Path, audio_root: str | Path, audio_ext: str = ".
     if problems:
         raise LabelFileError(path, problems)
 
-    emotions = np.stack([numbers[c] for c in EMOTIONS], axis=1)
+    emotions = np.stack([numbers[c] for c in targets], axis=1)
     emotions[~labelled] = np.nan
     age = np.where(labelled, age, np.nan)
     country[~labelled] = -1
     return ExVoTable(path, [str(f) for f in ids], paths, speakers, splits, emotions, age,
-                     country, labelled)
+                     country, labelled, targets)
