@@ -1,6 +1,10 @@
-"""Corpus recipes by name: ``prepare(source, target) -> list of written files``."""
+"""Corpus recipes by name: ``prepare(source, target, **options) -> list of written files``.
+
+Options are keyword arguments of the recipe, given on the command line as ``-o key=value``.
+"""
 
 from emobench.registry import Registry
 
 RECIPES = Registry("recipe")
 RECIPES.register("emodb", "corpora.emodb:prepare")
+RECIPES.register("emogator", "corpora.emogator:prepare")

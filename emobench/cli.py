@@ -259,12 +259,32 @@ def _evaluate(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
 
 
 def _prepare(args: argparse.Namespace) -> None:
+    """Run a corpus recipe; ``-o key=value`` become its keyword arguments (YAML-typed values)."""
+    import inspect
+
     from corpora.registry import RECIPES
+    from emobench.config import parse_overrides
+    from emobench.registry import closest
 
     if not (args.recipe and args.source and args.target):
         raise UserError("-m prepare needs --recipe, --source and --target")
+    name = RECIPES.canonical(args.recipe)
+    recipe = RECIPES.get(name)
+    params = list(inspect.signature(recipe).parameters.values())[2:]  # after source, target
+    accepted = [p.name for p in params
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    any_keyword = any(p.kind is p.VAR_KEYWORD for p in params)
+    options = dict(parse_overrides(args.override))
+    unknown = [key for key in options if key not in accepted and not any_keyword]
+    if unknown:
+        near = [hit for key in unknown for hit in closest(key, accepted, n=1)]
+        hint = f"; did you mean: {', '.join(near)}?" if near else ""
+        takes = (f"its options are: {', '.join(accepted)}" if accepted
+                 else "it takes no options")
+        raise UserError(f"recipe {name!r} has no option {', '.join(map(repr, unknown))}"
+                        f"{hint} ({takes}; -o key=value,,key=value)")
     setup_logging(None, args.verbose)
-    written = RECIPES.get(args.recipe)(Path(args.source), Path(args.target))
+    written = recipe(Path(args.source), Path(args.target), **options)
     for path in written:
         print(path)
 
