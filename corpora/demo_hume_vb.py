@@ -25,7 +25,29 @@ Label simulation
     partner of the primary emotion (Amusement<->Excitement, Fear<->Horror,
     Sadness<->Distress, Awe<->Surprise) gets at least U(0.25, 0.7) times the
     primary intensity in 70 % of the bursts.  Intensities are written with three
-    decimals and the audio is synthesised from the written values.
+    decimals and the audio is synthesised from the written values (with
+    ``idiosyncrasy > 0``: from the values before the speaker's rater offset,
+    see below).
+
+Speaker idiosyncrasies (``idiosyncrasy``, default 0.0: none; the corpus is then
+byte-identical to one built before the parameter existed)
+    For the ExVo few-shot track: every speaker gets a personal style that a
+    speaker-independent model cannot know but a few labelled clips of the
+    speaker reveal.  Drawn per speaker from a random stream of its own (all
+    other draws are unchanged), with ``s = idiosyncrasy``:
+
+    * rater offset: a vector ``o ~ N(0, s)`` (one value per emotion) added to
+      every written intensity of the speaker, then clipped to [0, 1] and
+      rounded to three decimals; the audio is synthesised from the intensities
+      before the offset (raters perceive this speaker's bursts as more or less
+      intense than the acoustics alone suggest);
+    * cue gains: the speaker's emotion bumps are scaled by ``2 ** N(0, 2 s)``
+      per emotion (some speakers express Fear louder, others Awe softer).
+
+    Adding the mean residual of two labelled clips to a speaker's other
+    predictions (a bias correction) recovers much of the offset; see
+    tests/test_demo_hume_vb.py.  The value is recorded in the MANIFEST
+    parameters only when it is non-zero.
 
 Audio synthesis (everything the labels can be learnt from)
     * Emotions: each emotion owns a spectral region: a bump, Gaussian in
@@ -160,6 +182,17 @@ def _speakers(seed: int, per_country: int) -> list[dict[str, object]]:
     return out
 
 
+def _idiosyncrasies(seed: int, speakers: list[dict[str, object]], scale: float) -> None:
+    """Add each speaker's rater offset and cue gains (module docstring) to its dict, in place.
+
+    Drawn from a stream of their own (``[seed, 4, s]``) so that the other draws stay unchanged.
+    """
+    for s, spk in enumerate(speakers):
+        rng = np.random.default_rng([seed, 4, s])
+        spk["offset"] = rng.normal(0.0, scale, len(EMOTIONS))
+        spk["cue_gain"] = 2.0 ** rng.normal(0.0, 2.0 * scale, len(EMOTIONS))
+
+
 def _intensities(rng: np.random.Generator) -> np.ndarray:
     """The ten intensities of one burst (three decimals, see the module docstring)."""
     values = rng.beta(1.0, 6.0, len(EMOTIONS)) * 0.5
@@ -216,6 +249,8 @@ def _synthesise(rng: np.random.Generator, intensity: np.ndarray,
     gains = np.array([1.0, 0.7, 0.3])[:, None]
     resonance = 0.15 + np.sum(gains / (1.0 + ((f - formants[:, None]) / bands) ** 2), axis=0)
     bump_gain = _BUMP_DB * intensity * rng.uniform(0.6, 1.4, len(EMOTIONS))
+    if "cue_gain" in spk:
+        bump_gain = bump_gain * spk["cue_gain"]
     distractors = np.exp(rng.uniform(np.log(300.0), np.log(7000.0), 2))
     db = (_bumps_db(f, _CENTRES, bump_gain) + _bumps_db(f, distractors, rng.normal(0.0, 6.0, 2))
           + _bumps_db(f, _HOARSE, np.array([spk["hoarse"] + rng.normal(0.0, 1.0)]), 0.08)
@@ -241,7 +276,7 @@ def _synthesise(rng: np.random.Generator, intensity: np.ndarray,
     return np.round(np.clip(out, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
-def _bursts(seed: int, params: dict[str, int]) -> Iterator[tuple[int, int, int]]:
+def _bursts(seed: int, params: dict[str, object]) -> Iterator[tuple[int, int, int]]:
     """(speaker index, burst index, numeric File_ID) of every burst."""
     per = params["bursts_per_speaker"]
     total = len(COUNTRIES) * params["speakers_per_country"] * per
@@ -250,22 +285,26 @@ def _bursts(seed: int, params: dict[str, int]) -> Iterator[tuple[int, int, int]]
         yield j // per, j % per, int(ids[j])
 
 
-def _file_names(seed: int, params: dict[str, int]) -> list[str]:
+def _file_names(seed: int, params: dict[str, object]) -> list[str]:
     """Every file the corpus consists of (relative, sorted), except MANIFEST.json."""
     return sorted(["data_info.csv", *(f"wav/{i}.wav" for _, _, i in _bursts(seed, params))])
 
 
-def _write_corpus(root: Path, seed: int, params: dict[str, int]) -> dict[str, object]:
+def _write_corpus(root: Path, seed: int, params: dict[str, object]) -> dict[str, object]:
     """Write wav files, data_info.csv and MANIFEST.json into ``root``; return the manifest."""
     (root / "wav").mkdir(parents=True)
     speakers = _speakers(seed, params["speakers_per_country"])
+    if params.get("idiosyncrasy", 0.0) > 0.0:
+        _idiosyncrasies(seed, speakers, params["idiosyncrasy"])
     rows = []
     for s, u, file_id in _bursts(seed, params):
         rng = np.random.default_rng([seed, 1, s, u])
         intensity = _intensities(rng)
-        sf.write(root / "wav" / f"{file_id}.wav", _synthesise(rng, intensity, speakers[s]),
-                 SAMPLE_RATE, subtype="PCM_16", format="WAV")
         spk = speakers[s]
+        sf.write(root / "wav" / f"{file_id}.wav", _synthesise(rng, intensity, spk),
+                 SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        if "offset" in spk:  # as the raters perceive this speaker: its offset on top
+            intensity = np.round(np.clip(intensity + spk["offset"], 0.0, 1.0), 3)
         rows.append((file_id, [f"[{file_id}]", spk["split"], spk["id"], spk["country"],
                                f"{spk['age']:.1f}", *(f"{v:.3f}" for v in intensity)]))
     with open(root / "data_info.csv", "w", newline="") as fh:
@@ -280,7 +319,7 @@ def _write_corpus(root: Path, seed: int, params: dict[str, int]) -> dict[str, ob
     return manifest
 
 
-def _reusable(root: Path, seed: int, params: dict[str, int]) -> bool:
+def _reusable(root: Path, seed: int, params: dict[str, object]) -> bool:
     """True iff ``root`` holds a complete, unmodified corpus for this seed/params/version."""
     try:
         manifest = json.loads((root / "MANIFEST.json").read_text())
@@ -293,8 +332,11 @@ def _reusable(root: Path, seed: int, params: dict[str, int]) -> bool:
 
 
 def build(root: str | os.PathLike, seed: int = 0, speakers_per_country: int = 8,
-          bursts_per_speaker: int = 15) -> Path:
+          bursts_per_speaker: int = 15, idiosyncrasy: float = 0.0) -> Path:
     """Build (or reuse) the corpus under root; return the path of root/'data_info.csv'.
+
+    ``idiosyncrasy`` (>= 0) scales the per-speaker rater offsets and cue gains (module
+    docstring); 0.0 gives exactly the corpus without them.
 
     Audio is in ``root/'wav'/<id>.wav``.  An existing ``root`` is reused only if
     its MANIFEST matches seed, parameters and generator version and every file
@@ -306,10 +348,15 @@ def build(root: str | os.PathLike, seed: int = 0, speakers_per_country: int = 8,
     seed = operator.index(seed)
     speakers_per_country = operator.index(speakers_per_country)
     bursts_per_speaker = operator.index(bursts_per_speaker)
+    idiosyncrasy = float(idiosyncrasy)
     _check(seed, speakers_per_country, bursts_per_speaker)
+    if not (np.isfinite(idiosyncrasy) and idiosyncrasy >= 0.0):
+        raise ValueError(f"idiosyncrasy must be a finite number >= 0, got {idiosyncrasy}")
     root = Path(root).absolute()
-    params = {"speakers_per_country": speakers_per_country,
-              "bursts_per_speaker": bursts_per_speaker}
+    params: dict[str, object] = {"speakers_per_country": speakers_per_country,
+                                 "bursts_per_speaker": bursts_per_speaker}
+    if idiosyncrasy > 0.0:  # absent at 0.0, so the MANIFEST of the plain corpus is unchanged
+        params["idiosyncrasy"] = idiosyncrasy
     if _reusable(root, seed, params):
         return root / "data_info.csv"
     if root.exists() and (not root.is_dir()

@@ -182,8 +182,8 @@ def _ccc(x: np.ndarray, y: np.ndarray) -> float:
     return float(2.0 * np.mean((x - mx) * (y - my)) / (x.var() + y.var() + (mx - my) ** 2))
 
 
-def test_learnable_from_mean_log_mel(default_corpus: Path) -> None:
-    """Linear baselines on time-averaged 80-bin Kaldi log-mel, speaker-independent Train->Test.
+def _mean_log_mel(root: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    """(data_info.csv, time-averaged 80-bin Kaldi log-mel per row) of a corpus.
 
     Features: torchaudio.compliance.kaldi.fbank(num_mel_bins=80, 25 ms / 10 ms) on the float
     waveform in [-1, 1], exactly as s3prl's ``fbank_no_cmvn`` computes its static part
@@ -191,20 +191,34 @@ def test_learnable_from_mean_log_mel(default_corpus: Path) -> None:
     """
     torch = pytest.importorskip("torch")
     kaldi = pytest.importorskip("torchaudio.compliance.kaldi")
+    df = pd.read_csv(root / "data_info.csv", dtype={"File_ID": str})
+    feats, threads = [], torch.get_num_threads()
+    torch.set_num_threads(1)  # small ops: several threads are much slower, not faster
+    try:
+        for file_id in df.File_ID:
+            wav, _ = sf.read(str(_wav(root, file_id)), dtype="float32")
+            fbank = kaldi.fbank(torch.from_numpy(wav)[None], sample_frequency=16000,
+                                num_mel_bins=80, frame_length=25.0, frame_shift=10.0)
+            feats.append(fbank.mean(0).numpy())
+    finally:
+        torch.set_num_threads(threads)
+    return df, np.stack(feats)
+
+
+@pytest.fixture(scope="module")
+def default_features(default_corpus: Path) -> tuple[pd.DataFrame, np.ndarray]:
+    return _mean_log_mel(default_corpus)
+
+
+def test_learnable_from_mean_log_mel(default_features) -> None:
+    """Linear baselines on time-averaged 80-bin Kaldi log-mel, speaker-independent Train->Test."""
     pytest.importorskip("sklearn")
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    df = pd.read_csv(default_corpus / "data_info.csv", dtype={"File_ID": str})
-    feats = []
-    for file_id in df.File_ID:
-        wav, _ = sf.read(str(_wav(default_corpus, file_id)), dtype="float32")
-        fbank = kaldi.fbank(torch.from_numpy(wav)[None], sample_frequency=16000,
-                            num_mel_bins=80, frame_length=25.0, frame_shift=10.0)
-        feats.append(fbank.mean(0).numpy())
-    x = np.stack(feats)
+    df, x = default_features
     train, test = (df.Split == "Train").to_numpy(), (df.Split == "Test").to_numpy()
 
     y = df[list(EMOTIONS)].to_numpy()
@@ -228,3 +242,78 @@ def test_learnable_from_mean_log_mel(default_corpus: Path) -> None:
     assert min(cccs) > 0.1, cccs
     assert 0.6 < uar < 1.0, uar  # learnable, not trivially separable
     assert mae < 0.8 * baseline, (mae, baseline)
+
+
+def test_idiosyncrasy_zero_is_the_plain_corpus(tmp_path: Path) -> None:
+    plain, zero, idio = tmp_path / "plain", tmp_path / "zero", tmp_path / "idio"
+    build(plain, 0, **SMALL)
+    build(zero, 0, **SMALL, idiosyncrasy=0.0)
+    build(idio, 0, **SMALL, idiosyncrasy=0.15)
+    assert (plain / "MANIFEST.json").read_bytes() == (zero / "MANIFEST.json").read_bytes()
+    assert (plain / "data_info.csv").read_bytes() == (zero / "data_info.csv").read_bytes()
+    for wav in sorted((plain / "wav").iterdir()):
+        assert wav.read_bytes() == (zero / "wav" / wav.name).read_bytes()
+    assert _manifest(idio)["params"] == {**SMALL, "idiosyncrasy": 0.15}
+
+    a = pd.read_csv(plain / "data_info.csv", dtype={"File_ID": str})
+    b = pd.read_csv(idio / "data_info.csv", dtype={"File_ID": str})
+    assert a.drop(columns=list(EMOTIONS)).equals(b.drop(columns=list(EMOTIONS)))
+    values = b[list(EMOTIONS)].to_numpy()
+    assert ((values >= 0.0) & (values <= 1.0)).all()
+    shift = (b[list(EMOTIONS)] - a[list(EMOTIONS)]).groupby(a.Subject_ID).mean()
+    assert shift.abs().to_numpy().mean() > 0.03  # a per-speaker offset on the labels
+    first = a.File_ID.iloc[0]
+    assert _wav(plain, first).read_bytes() != _wav(idio, first).read_bytes()  # cue gains
+    build(idio, 0, **SMALL, idiosyncrasy=0.15)  # reused
+    with pytest.raises(ValueError):
+        build(tmp_path / "bad", 0, **SMALL, idiosyncrasy=-0.1)
+    with pytest.raises(ValueError):
+        build(tmp_path / "bad", 0, **SMALL, idiosyncrasy=float("nan"))
+    assert not (tmp_path / "bad").exists()
+
+
+def _bias_correction_gain(df: pd.DataFrame, x: np.ndarray, draws: int = 5) -> tuple[float, float]:
+    """Mean CCC on the queries of the held-out speakers without / with a 2-shot bias correction.
+
+    Ridge on Train speakers; for every Val/Test speaker, 2 random clips are the support set and
+    their mean residual (truth - prediction) is added to the predictions of the speaker's other
+    clips (the queries). CCC per emotion over all queries, mean over emotions and ``draws``.
+    """
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y = df[list(EMOTIONS)].to_numpy()
+    train = (df.Split == "Train").to_numpy()
+    pred = make_pipeline(StandardScaler(), Ridge()).fit(x[train], y[train]).predict(x)
+    speakers = sorted(set(df.Subject_ID[df.Split != "Train"]))
+    rng = np.random.default_rng(0)
+    plain, corrected = [], []
+    for _ in range(draws):
+        truth, raw, fixed = [], [], []
+        for spk in speakers:
+            rows = np.flatnonzero((df.Subject_ID == spk).to_numpy())
+            support = rng.choice(rows, 2, replace=False)
+            query = np.setdiff1d(rows, support)
+            bias = (y[support] - pred[support]).mean(0)
+            truth.append(y[query])
+            raw.append(pred[query])
+            fixed.append(pred[query] + bias)
+        t, r, f = map(np.concatenate, (truth, raw, fixed))
+        plain.append(np.mean([_ccc(t[:, i], r[:, i]) for i in range(len(EMOTIONS))]))
+        corrected.append(np.mean([_ccc(t[:, i], f[:, i]) for i in range(len(EMOTIONS))]))
+    return float(np.mean(plain)), float(np.mean(corrected))
+
+
+def test_idiosyncrasy_rewards_personalisation(default_features, tmp_path: Path) -> None:
+    """With idiosyncrasy, two labelled clips per speaker reveal its style: bias correction helps."""
+    pytest.importorskip("sklearn")
+    root = tmp_path / "idiosyncratic"
+    build(root, 0, idiosyncrasy=0.15)
+    before, after = _bias_correction_gain(*_mean_log_mel(root))
+    plain_before, plain_after = _bias_correction_gain(*default_features)
+    print(f"\n2-shot bias correction, mean CCC on Val/Test queries: idiosyncrasy=0.15 "
+          f"{before:.3f} -> {after:.3f} ({after - before:+.3f}); idiosyncrasy=0 "
+          f"{plain_before:.3f} -> {plain_after:.3f} ({plain_after - plain_before:+.3f})")
+    assert after - before > 0.08, (before, after)
+    assert after > 0.5, after
