@@ -8,3 +8,5 @@ from emobench.registry import Registry
 RECIPES = Registry("recipe")
 RECIPES.register("emodb", "corpora.emodb:prepare")
 RECIPES.register("emogator", "corpora.emogator:prepare")
+RECIPES.register("exvo_support", "downstream.exvo.support:prepare",
+                 description="few-shot support sets (Subject_ID,File_ID) from a data_info.csv")

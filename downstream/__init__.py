@@ -14,5 +14,8 @@ TASKS.register("emotion", "downstream.emotion.task",
 TASKS.register("exvo_mtl", "downstream.exvo.task", aliases=("exvo_multitask",),
                description="ICML ExVo 2022 multitask on HUME-VB: 10 intensities (CCC), age "
                            "(MAE), country (UAR), S_MTL")
+TASKS.register("exvo_fewshot", "downstream.exvo.fewshot_task",
+               description="ICML ExVo 2022 few-shot: per-speaker personalisation from k support "
+                           "clips, query CCC")
 
 __all__ = ["TASKS"]

@@ -61,23 +61,22 @@ class MultiTaskNet(nn.Module):
                 self.country(shared))
 
 
-class ExVoModel(nn.Module):
-    """Featurizer weights, feature standardisation buffers, the multitask network and (for the
-    ``uncertainty`` loss) three learned log-variances."""
+class LayerWeightedFunctionals(nn.Module):
+    """Per-hidden-state functionals ``(batch, layers, F)`` -> z-scored -> softmax-weighted sum.
 
-    def __init__(self, featurizer: Featurizer, feature_dim: int, system: str,
-                 uncertainty: bool = False):
+    ``feature_mean`` / ``feature_std`` (per hidden state and dimension; identity by default) are
+    fitted on the training set by :meth:`fit_standardization`.
+    """
+
+    def __init__(self, featurizer: Featurizer, feature_dim: int):
         super().__init__()
         self.featurizer = featurizer
-        self.net = MultiTaskNet(feature_dim, system)
         self.register_buffer("feature_mean", torch.zeros(featurizer.num_layers, feature_dim))
         self.register_buffer("feature_std", torch.ones(featurizer.num_layers, feature_dim))
-        self.log_vars = nn.Parameter(torch.zeros(3)) if uncertainty else None
 
-    def forward(self, features: torch.Tensor):
-        """``(batch, layers, F)`` functionals -> (intensities, standardised age, country logits)."""
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
         standard = (features - self.feature_mean) / self.feature_std
-        return self.net(self.featurizer.combine(standard.transpose(0, 1)))
+        return self.featurizer.combine(standard.transpose(0, 1))
 
     @torch.no_grad()
     def fit_standardization(self, features: torch.Tensor) -> None:
@@ -85,3 +84,26 @@ class ExVoModel(nn.Module):
         std = features.double().std(dim=0)
         self.feature_mean.copy_(features.double().mean(dim=0))
         self.feature_std.copy_(torch.where(std > 1e-12, std, torch.ones_like(std)))
+
+
+class ExVoModel(nn.Module):
+    """Layer-weighted functionals, the multitask network and (for the ``uncertainty`` loss)
+    three learned log-variances."""
+
+    def __init__(self, featurizer: Featurizer, feature_dim: int, system: str,
+                 uncertainty: bool = False):
+        super().__init__()
+        self.inputs = LayerWeightedFunctionals(featurizer, feature_dim)
+        self.net = MultiTaskNet(feature_dim, system)
+        self.log_vars = nn.Parameter(torch.zeros(3)) if uncertainty else None
+
+    @property
+    def featurizer(self) -> Featurizer:
+        return self.inputs.featurizer
+
+    def forward(self, features: torch.Tensor):
+        """``(batch, layers, F)`` functionals -> (intensities, standardised age, country logits)."""
+        return self.net(self.inputs(features))
+
+    def fit_standardization(self, features: torch.Tensor) -> None:
+        self.inputs.fit_standardization(features)
