@@ -38,3 +38,22 @@ def fold_units(condition: dict[str, Any]) -> dict[int, dict[str, list[str]]]:
         if len(seen) != len(set(seen)):
             raise UserError(f"partition fold {fold}: a unit is in two splits: {splits}")
     return folds
+
+
+def unit_of(spec: dict[str, Any], file_name: str, speaker: str | None = None) -> str | None:
+    """The partition unit (session, dyad, speaker group member) of a file, by the partition
+    file's ``unit_regex`` (a regex with a named group ``unit``, searched in the FileName);
+    without one, the speaker; None when neither gives it.
+
+    >>> unit_of({"unit_regex": r"Ses(?P<unit>\\d+)"}, "Ses03F_impro01_F000.wav")
+    '03'
+    >>> unit_of({}, "a.wav", "1001")
+    '1001'
+    """
+    import re
+
+    pattern = spec.get("unit_regex")
+    if pattern:
+        match = re.search(pattern, file_name)
+        return match.group("unit") if match else None
+    return speaker
