@@ -7,6 +7,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from emobench.aggregate import mean_std
+
 
 def summarize(results: Mapping[int, dict[str, Any]], selection: tuple[str, str, bool]
               ) -> dict[str, Any]:
@@ -23,14 +25,7 @@ def summarize(results: Mapping[int, dict[str, Any]], selection: tuple[str, str, 
     """
     split, metric, higher = selection
     seeds = sorted(results)
-    first = results[seeds[0]]["metrics"]
-    mean: dict[str, dict[str, float]] = {}
-    std: dict[str, dict[str, float]] = {}
-    for part, names in first.items():
-        for name in names:
-            values = np.array([results[s]["metrics"][part][name] for s in seeds], dtype=float)
-            mean.setdefault(part, {})[name] = float(values.mean())
-            std.setdefault(part, {})[name] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    mean, std = mean_std({s: results[s]["metrics"] for s in seeds})
     chosen = [results[s]["metrics"][split][metric] for s in seeds]
     best = seeds[int(np.argmax(chosen) if higher else np.argmin(chosen))]
     return {
