@@ -7,6 +7,7 @@ from emobench.registry import Registry
 
 RECIPES = Registry("recipe")
 RECIPES.register("emodb", "corpora.emodb:prepare")
+RECIPES.register("crema_d", "corpora.crema_d:prepare")
 RECIPES.register("emogator", "corpora.emogator:prepare")
 RECIPES.register("exvo_support", "downstream.exvo.support:prepare",
                  description="few-shot support sets (Subject_ID,File_ID) from a data_info.csv")
