@@ -406,3 +406,16 @@ def test_smooth_docstring_example() -> None:
 def test_module_doctests(module) -> None:
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_an_empty_first_header_cell_is_read_as_filename(tmp_path: Path, caplog):
+    """EMO-SUPERB's released NNIME label files have ',angry,...' as their header."""
+    corpus = write_corpus(tmp_path)
+    csv_path = corpus.label_dir / "labels_consensus_1.csv"
+    lines = csv_path.read_text().splitlines(keepends=True)
+    assert lines[0].startswith("FileName,")
+    csv_path.write_text(lines[0][len("FileName"):] + "".join(lines[1:]))
+    with caplog.at_level("WARNING", logger="emobench"):
+        table = read_labels(corpus.label_dir, 1, corpus.audio_root)
+    assert table.file_names[0] == DEFAULT_ROWS[0][0]
+    assert "first header cell is empty" in caplog.text

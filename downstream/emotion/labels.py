@@ -17,6 +17,7 @@ import pandas as pd
 
 from emobench.errors import LabelFileError, UserError  # noqa: F401 (re-exported)
 from emobench.audio import AudioError, num_frames, resolve_in_root
+from emobench.experiment import LOG
 
 META_COLUMNS = ("FileName", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
 SPLITS = ("train", "dev", "test")
@@ -108,6 +109,11 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise LabelFileError(path, [f"not a readable CSV ({exc})"]) from None
 
+    if "FileName" not in frame.columns and str(frame.columns[0]).startswith("Unnamed: 0"):
+        # EMO-SUPERB's released NNIME files leave the first header cell empty
+        frame = frame.rename(columns={frame.columns[0]: "FileName"})
+        LOG.warning("%s: the first header cell is empty; reading that column as FileName "
+                    "(as in EMO-SUPERB's released NNIME files)", path)
     columns = list(frame.columns)
     problems: list[str] = []
     class_columns = [c for c in columns if c not in META_COLUMNS]
