@@ -32,8 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="run_downstream.py", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: python run_downstream.py -m train -u fbank_no_cmvn -d emotion --demo -n demo")
-    p.add_argument("-m", "--mode", choices=("train", "evaluate", "extract", "prepare"),
-                   default="train")
+    p.add_argument("-m", "--mode",
+                   choices=("train", "evaluate", "extract", "prepare", "audit"), default="train")
     p.add_argument("-u", "--upstream", help="upstream name (see --list-upstreams)")
     p.add_argument("-k", "--upstream_ckpt", help="local checkpoint for the upstream")
     p.add_argument("-d", "--downstream", help="task name (see --list-tasks)")
@@ -229,6 +229,28 @@ def _extract(args: argparse.Namespace) -> int:
     return module.extract(ctx, shard)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """Leakage audit of every fold of the emotion label folder: 0 clean, 1 leaky."""
+    from downstream.emotion.audit import audit, partition_spec, summary
+
+    task, module = _task(args.downstream or "emotion")
+    if task != "emotion":
+        raise UserError(f"-m audit audits EMO-SUPERB label folders (-d emotion), not -d {task}")
+    config = _config(args, task, module)
+    module.check_data(config)
+    setup_logging(None, args.verbose)
+    data = config.data
+    spec = partition_spec(data.partition) if data.partition else None
+    report = audit(data.label_dir, data.audio_root, folds=None, partition=spec)
+    out = Path(args.expdir) if args.expdir else RESULTS / "audit"
+    path = io.write_json(out / f"{Path(data.label_dir).resolve().name}_audit.json", report)
+    print(summary(report))
+    print(f"audit written to {path}")
+    if report["leaky"]:
+        print(f"leakage found in {data.label_dir}: see the problems above", file=sys.stderr)
+    return 1 if report["leaky"] else 0
+
+
 def _module(task: str):
     return _task(task)[1]
 
@@ -326,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _evaluate(args, argv)
         elif args.mode == "extract":
             _extract(args)
+        elif args.mode == "audit":
+            return _audit(args)
         else:
             _train(args, argv)
     except UserError as exc:

@@ -17,6 +17,12 @@ class DataConfig:
     standardize: bool = True  # by the mean and std of all training samples
     label_sum_tolerance: float = 1e-3  # |sum of a label row - 1| above this is an error
     allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
+    # training audits the fold (downstream/emotion/audit.py) and refuses a speaker, unit
+    # (session/dyad) or identical-audio overlap between splits unless true (then: warnings)
+    allow_leakage: bool = False
+    # "<corpus>/<condition>" of partitions/<corpus>.yaml (e.g. emodb/SERAB): the audit checks
+    # its expected_rows and, with a unit_regex, that no session/dyad is in two splits
+    partition: str | None = None
     preload_audio: bool = True  # keep decoded waveforms in memory between epochs
     # pooled features on disk (upstream/cache.py), shared by runs with the same upstream and
     # preprocessing; null keeps them in memory only

@@ -20,6 +20,7 @@ from emobench import io, plots, scores
 from emobench.config import ConfigError, to_dict
 from emobench.context import RunContext
 from emobench.experiment import LOG, provenance, seed_everything
+from downstream.emotion.audit import LEAK_KINDS, audit_fold, partition_spec
 from downstream.emotion.config import EmotionConfig
 from downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
 from downstream.emotion.features import FeaturePath, feature_cache, fill_cache
@@ -63,6 +64,8 @@ def check_data(cfg: EmotionConfig) -> None:
         if getattr(cfg.data, key) is None:
             raise ConfigError(f"data.{key} is not set: give it in a config file (-c) or with "
                               f"-o data.{key}=PATH (or run the demo with --demo)")
+    if cfg.data.partition is not None:
+        partition_spec(cfg.data.partition)
 
 
 def _names(cfg: EmotionConfig) -> tuple[str, str]:
@@ -74,6 +77,24 @@ def _table(cfg: EmotionConfig) -> LabelTable:
     return read_labels(cfg.data.label_dir, cfg.data.fold, cfg.data.audio_root,
                        sum_tolerance=cfg.data.label_sum_tolerance,
                        allow_speaker_overlap=cfg.data.allow_speaker_overlap)
+
+
+def _audit(ctx: RunContext, table: LabelTable) -> dict[str, Any]:
+    """Audit the fold being trained; refuse leakage unless data.allow_leakage (then warn)."""
+    data = ctx.config.data
+    spec = partition_spec(data.partition) if data.partition else None
+    report = audit_fold(table, data.fold, spec, hash_audio=True)
+    leaks = [p["message"] for p in report["problems"] if p["kind"] in LEAK_KINDS]
+    if leaks and not data.allow_leakage:
+        raise ConfigError(f"{table.source}: fold {data.fold} leaks between splits:\n  "
+                          + "\n  ".join(leaks) + "\nfix the partition (python run_downstream.py"
+                          " -m audit audits every fold) or set data.allow_leakage=true to train "
+                          "anyway (the results are then not speaker/session-independent)")
+    for problem in report["problems"]:  # no_train_positive is warned with the class weights
+        if problem["kind"] != "no_train_positive":
+            ctx.warnings.append(problem["message"])
+            LOG.warning(ctx.warnings[-1])
+    return report
 
 
 def _upstream(ctx: RunContext) -> FrozenUpstream:
@@ -170,6 +191,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     cfg: EmotionConfig = ctx.config
     check(cfg)
     table = _table(cfg)
+    audit = _audit(ctx, table)
     train_table, dev_table = table.subset("train"), table.subset("dev")
     LOG.info("%s fold %s: %d train / %d dev / %d test utterances, %d classes %s", table.source,
              cfg.data.fold, len(train_table), len(dev_table), int((table.splits == "test").sum()),
@@ -271,7 +293,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     LOG.info("selected epoch %s by %s = %.4f", state["best_epoch"], cfg.train.select_metric,
              state["best"])
     return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream=upstream,
-                               table=table, path=path)
+                               table=table, path=path, audit=audit)
 
 
 def _record(ctx: RunContext, table: LabelTable, standardizer: Standardizer,
@@ -299,8 +321,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                         upstream: FrozenUpstream | None = None,
                         table: LabelTable | None = None,
-                        path: FeaturePath | None = None) -> dict[str, Any]:
-    """Evaluate a saved model on dev and test and write scores, predictions, files, plots."""
+                        path: FeaturePath | None = None,
+                        audit: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate a saved model on dev and test and write scores, predictions, files, plots.
+
+    ``audit``: the training fold's leakage audit, written under "audit" in scores.json."""
     saved = load_checkpoint(checkpoint)
     cfg: EmotionConfig = ctx.config  # the checkpoint's config, with any -o given to evaluate
     table = table if table is not None else _table(cfg)
@@ -363,6 +388,8 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                          "what any constant achieves)",
         },
     }
+    if audit is not None:
+        result["audit"] = audit
     scores.write(outdir / "scores.json", result)
     return result
 
