@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: python run_downstream.py -m train -u fbank_no_cmvn -d emotion --demo -n demo")
     p.add_argument("-m", "--mode",
-                   choices=("train", "evaluate", "extract", "prepare", "audit"), default="train")
+                   choices=("train", "evaluate", "extract", "prepare", "audit", "report"),
+                   default="train")
     p.add_argument("-u", "--upstream", help="upstream name (see --list-upstreams)")
     p.add_argument("-k", "--upstream_ckpt", help="local checkpoint for the upstream")
     p.add_argument("-d", "--downstream", help="task name (see --list-tasks)")
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the upstream on padded batches (faster; features of some upstreams "
                         "then differ from the utterance alone: docs/upstreams.md)")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--folds",
+                   help="train: 'all' folds of the condition or a list '1,3', each into fold<k>/, "
+                        "then aggregate.json (mean +- std over folds) for -m report")
     p.add_argument("--seeds", type=int, default=1,
                    help="train: run seeds SEED..SEED+N-1 (folders seed<k>/) and write mean +- std "
                         "and the best-on-validation seed to seeds.json")
@@ -158,7 +162,72 @@ def _train_seeds(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any
     return summary
 
 
+def _train_folds(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    """Train folds into ``<expdir>/fold<k>/`` and write the condition's ``aggregate.json``.
+
+    With ``-a`` a finished fold (scores.json present) is reused and an interrupted one resumed.
+    """
+    from upstream import UPSTREAMS
+    from emobench import aggregate
+
+    if args.past_exp or args.seeds != 1:
+        raise UserError("--folds cannot be combined with -e or --seeds; use -a to resume")
+    if not args.upstream:
+        raise UserError("-u/--upstream is required for training (see --list-upstreams)")
+    task, module = _task(args.downstream)
+    if not hasattr(module, "folds"):
+        raise UserError(f"task {task} has no folds")
+    available = module.folds(_config(args, task, module))
+    if args.folds == "all":
+        chosen = available
+    else:
+        try:
+            chosen = sorted({int(f) for f in args.folds.split(",")})
+        except ValueError:
+            raise UserError(f"--folds {args.folds!r}: 'all' or a list like 1,3") from None
+        unknown = [f for f in chosen if f not in available]
+        if unknown:
+            raise UserError(f"--folds {args.folds}: no fold {unknown}; the condition has "
+                            f"{available}")
+    base = _expdir(args, _default_name(args, task, UPSTREAMS.canonical(args.upstream)))
+    results, weights = {}, {}
+    for fold in chosen:
+        folder = base / f"fold{fold}"
+        if args.auto_resume and (folder / "scores.json").is_file():
+            results[fold] = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
+            LOG.info("fold %d: reusing the finished run in %s", fold, folder)
+        else:
+            override = ",,".join(x for x in (args.override, f"data.fold={fold}") if x)
+            one = argparse.Namespace(**{**vars(args), "folds": None, "override": override,
+                                        "expdir": str(folder)})
+            results[fold] = _train(one, argv)
+        layer_file = folder / "layer_weights.json"
+        if layer_file.is_file():
+            weights[fold] = json.loads(layer_file.read_text(encoding="utf-8"))["weights"]
+    summary = aggregate.folds(results, weights if len(weights) == len(results) else None)
+    io.write_json(base / "aggregate.json", summary)
+    main = summary["main"]
+    LOG.info("%s %s/%s, %d folds: test %s %.4f +- %.4f (per fold %s) -> %s", summary["upstream"],
+             summary["corpus"], summary["condition"], len(chosen), main["name"], main["mean"],
+             main["std"], [round(v, 4) for v in main["per_fold"]], base / "aggregate.json")
+    return summary
+
+
+def _report(args: argparse.Namespace) -> None:
+    """Tables and figures of every aggregate.json under -p (default results/downstream)."""
+    from emobench import tables
+
+    setup_logging(None, args.verbose)
+    root = Path(args.expdir) if args.expdir else RESULTS / "downstream"
+    out = RESULTS / "report" / args.expname if args.expname else root / "report"
+    for path in tables.write_report(root, out, args.downstream or "emotion"):
+        print(path)
+    print((out / "table.md").read_text(encoding="utf-8"))
+
+
 def _train(args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    if args.folds:
+        return _train_folds(args, argv)
     if args.seeds != 1:
         if args.seeds < 1:
             raise UserError("--seeds must be >= 1")
@@ -350,6 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _extract(args)
         elif args.mode == "audit":
             return _audit(args)
+        elif args.mode == "report":
+            _report(args)
         else:
             _train(args, argv)
     except UserError as exc:

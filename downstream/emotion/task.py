@@ -68,6 +68,17 @@ def check_data(cfg: EmotionConfig) -> None:
         partition_spec(cfg.data.partition)
 
 
+def folds(cfg: EmotionConfig) -> list[int]:
+    """The folds of the condition: every labels_consensus_<k>.csv of data.label_dir."""
+    check_data(cfg)
+    found = sorted(int(p.stem.rsplit("_", 1)[1]) for p in
+                   Path(cfg.data.label_dir).glob("labels_consensus_*.csv")
+                   if p.stem.rsplit("_", 1)[1].isdigit())
+    if not found:
+        raise ConfigError(f"{cfg.data.label_dir} has no labels_consensus_<k>.csv")
+    return found
+
+
 def _names(cfg: EmotionConfig) -> tuple[str, str]:
     label_dir = Path(cfg.data.label_dir).resolve()
     return (cfg.data.corpus or label_dir.parent.name, cfg.data.condition or label_dir.name)

@@ -1,0 +1,73 @@
+"""Fold runs (--folds) write a condition aggregate; -m report builds the table from results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from emobench import scores
+from emobench.cli import main
+from corpora import demo_emotion
+
+DEMO_CONFIG = Path(__file__).parents[1] / "configs" / "emotion" / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("folds")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(path)
+        yield path
+
+
+@pytest.fixture(scope="module")
+def corpus(workdir) -> Path:
+    return demo_emotion.build(workdir / "demo", seed=0, utterances_per_speaker=8)
+
+
+def train(corpus: Path, upstream: str, name: str, folds: str, *extra: str) -> Path:
+    assert main(["-m", "train", "-u", upstream, "-d", "emotion", "-c", str(DEMO_CONFIG),
+                 "-n", name, "--folds", folds, "--device", "cpu", "-o",
+                 f"data.label_dir={corpus},,data.audio_root={corpus.parent / 'audio'},,"
+                 "train.epochs=2", *extra]) == 0
+    return Path("results/downstream") / name
+
+
+def test_fold_runs_write_an_aggregate_and_reuse_finished_folds(corpus: Path):
+    base = train(corpus, "fbank_no_cmvn", "fb", "1,2")
+    aggregate = json.loads((base / "aggregate.json").read_text())
+    per_fold = [scores.read(base / f"fold{k}" / "scores.json") for k in (1, 2)]
+    assert [r["fold"] for r in per_fold] == [1, 2]
+    values = [r["metrics"]["test"]["macro_f1"] for r in per_fold]
+    assert aggregate["folds"] == [1, 2]
+    assert aggregate["main"]["per_fold"] == values
+    assert aggregate["main"]["mean"] == pytest.approx(sum(values) / 2)
+    assert aggregate["layer_weights"] == [1.0]  # fbank_no_cmvn has one hidden state
+    stamp = (base / "fold1" / "scores.json").stat().st_mtime_ns
+    base2 = train(corpus, "fbank_no_cmvn", "fb", "all", "-a")
+    assert (base2 / "fold1" / "scores.json").stat().st_mtime_ns == stamp  # reused
+    assert json.loads((base2 / "aggregate.json").read_text())["folds"] == [1, 2, 3, 4, 5]
+
+
+def test_report_builds_the_table_from_results(corpus: Path, workdir: Path, capsys):
+    train(corpus, "fbank_no_cmvn", "fb2", "1,2")
+    train(corpus, "egemaps", "eg", "1,2", "-o", "model.standardize_features=true")
+    root = workdir / "only"
+    root.mkdir()
+    for name in ("fb2", "eg"):
+        shutil.copytree(Path("results/downstream") / name, root / name)
+    assert main(["-m", "report", "-p", str(root)]) == 0
+    table = (root / "report" / "table.md").read_text()
+    assert "| upstream | params (M) | Average | demo/labels |" in table
+    assert table.count("\n") == 4 and "fbank_no_cmvn" in table and "egemaps" in table
+    assert (root / "report" / "layer_weights_fbank_no_cmvn.png").is_file()
+
+
+def test_bad_fold_lists_are_refused(corpus: Path, capsys):
+    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "emotion", "-n", "x", "--folds",
+                 "9", "-o", f"data.label_dir={corpus},,data.audio_root={corpus.parent / 'audio'}"
+                 ",,train.epochs=1"]) == 2
+    assert "no fold [9]" in capsys.readouterr().err
