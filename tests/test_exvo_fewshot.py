@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from emobench import scores
 from emobench.cli import main
@@ -144,3 +145,33 @@ def test_a_user_support_file_is_used_as_given(small: Path, workdir: Path):
                  f"{small.parent / 'wav'},,data.support_file={path},,train.epochs=2"]) == 0
     result = scores.read(Path("results/downstream/given/scores.json"))
     assert result["counts"]["support_clips"] == sum(len(v) for v in sets.support.values())
+
+
+@pytest.mark.slow
+def test_real_emogator_bursts_run_the_few_shot_protocol(test_data: Path, workdir: Path):
+    """EmoGator (real vocal bursts, 30 one-hot categories): a speaker-independent subset."""
+    from emobench.cli import main as cli
+
+    source = test_data / "emogator"
+    prepared = workdir / "emogator"
+    assert cli(["-m", "prepare", "--recipe", "emogator", "--source", str(source), "--target",
+                str(prepared)]) == 0
+    frame = pd.read_csv(prepared / "data_info.csv", dtype=str)
+    keep = {split: sorted(frame.loc[frame["Split"] == split, "Subject_ID"].unique())[:n]
+            for split, n in (("Train", 6), ("Val", 2), ("Test", 2))}
+    subset = frame[frame.apply(lambda r: r["Subject_ID"] in keep[r["Split"]], axis=1)]
+    subset = subset.groupby("Subject_ID").head(30)  # 30 clips per speaker
+    subset.to_csv(workdir / "emogator_subset.csv", index=False)
+    config = Path(__file__).parents[1] / "configs" / "exvo_fewshot" / "emogator.yaml"
+    assert cli(["-m", "train", "-u", "fbank_no_cmvn", "-d", "exvo_fewshot", "-c", str(config),
+                "-n", "emogator", "--device", "cpu", "-o",
+                f"data.data_info={workdir / 'emogator_subset.csv'},,data.audio_root="
+                f"{source / 'mp3'},,data.k=5,,train.epochs=2"]) == 0
+    result = scores.read(Path("results/downstream/emogator/scores.json"))
+    test = result["metrics"]["test"]
+    assert test["speakers"] == 2 and test["queries"] == 2 * (30 - 5)
+    assert set(result["per_class"]["ccc_unadapted"]["test"]) == set(
+        yaml.safe_load(config.read_text())["data"]["targets"])
+    support = pd.read_csv("results/downstream/emogator/support.csv", dtype=str)
+    predictions = pd.read_csv("results/downstream/emogator/predictions.csv", dtype=str)
+    assert not set(support["File_ID"]) & set(predictions["File_ID"])
