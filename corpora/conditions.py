@@ -70,7 +70,7 @@ class Condition:
 
     def spec(self) -> dict[str, Any]:
         """This condition of ``partitions/<corpus>.yaml`` (loaded now), with the file's
-        corpus-level ``unit_regex`` when it has one."""
+        corpus-level ``unit_regex`` and ``dyad_regex`` when it has them."""
         data = partitions.load(self.corpus) or {}
         conditions = data.get("conditions") or {}
         if self.partition_condition not in conditions:
@@ -78,8 +78,9 @@ class Condition:
                             f"{self.partition_condition!r} (has: {sorted(conditions)}), "
                             f"needed by the emotion condition {self.name!r}")
         spec = dict(conditions[self.partition_condition])
-        if data.get("unit_regex") and "unit_regex" not in spec:
-            spec["unit_regex"] = data["unit_regex"]
+        for key in ("unit_regex", "dyad_regex"):
+            if data.get(key) and key not in spec:
+                spec[key] = data[key]
         return spec
 
     def fold_units(self) -> dict[int, dict[str, list[str]]]:

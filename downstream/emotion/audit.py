@@ -30,7 +30,9 @@ LEAK_KINDS = ("speaker_overlap", "unit_overlap", "content_overlap")
 
 def partition_spec(name: str) -> dict[str, Any]:
     """``"<corpus>/<condition>"`` -> that condition of ``partitions/<corpus>.yaml``, with the
-    corpus-level ``unit_regex`` (if any) under the condition's own keys."""
+    corpus-level ``unit_regex`` and ``dyad_regex`` (if any) under the condition's own keys.
+    ``dyad_regex`` names a unit checked by the audit only (e.g. NNIME's sessions, whose folds are
+    speaker groups)."""
     corpus, sep, condition = str(name).partition("/")
     available = sorted(p.stem for p in partitions.PARTITIONS.glob("*.yaml"))
     if not sep or not corpus or not condition:
@@ -44,7 +46,7 @@ def partition_spec(name: str) -> dict[str, Any]:
     if condition not in conditions:
         raise ConfigError(f"data.partition={name!r}: partitions/{corpus}.yaml has no condition "
                           f"{condition!r} (conditions: {sorted(conditions)})")
-    top = {"unit_regex": spec["unit_regex"]} if spec.get("unit_regex") else {}
+    top = {key: spec[key] for key in ("unit_regex", "dyad_regex") if spec.get(key)}
     return {**top, **conditions[condition]}
 
 
@@ -97,17 +99,24 @@ def audit_fold(table: LabelTable, fold: int | str, partition: dict[str, Any] | N
                                  f"{_where(rows)}"))
 
     units = unmatched = None
-    if partition and partition.get("unit_regex"):
-        of = [partitions.unit_of(partition, n, s) for n, s in zip(table.file_names, table.speakers)]
-        units = _split_counts(of, table.splits)
-        for unit, rows in units.items():
-            problems.append(_problem("unit_overlap", f"{at}: unit {unit!r} (unit_regex "
-                                     f"{partition['unit_regex']!r}) is in {_where(rows)}"))
-        unmatched = [n for n, u in zip(table.file_names, of) if u is None]
-        if unmatched:
-            problems.append(_problem("unit_unmatched", f"{at}: {len(unmatched)} file(s) match no "
-                                     f"unit_regex {partition['unit_regex']!r}, e.g. "
-                                     f"{unmatched[0]!r}; their unit is not checked"))
+    for key in ("unit_regex", "dyad_regex"):
+        if not (partition and partition.get(key)):
+            continue
+        regex = partition[key]
+        of = [partitions.unit_of({"unit_regex": regex}, n, s)
+              for n, s in zip(table.file_names, table.speakers)]
+        found = _split_counts(of, table.splits)
+        units = {**(units or {}), **{(u if key == "unit_regex" else f"dyad {u}"): rows
+                                     for u, rows in found.items()}}
+        for unit, rows in found.items():
+            problems.append(_problem("unit_overlap", f"{at}: unit {unit!r} ({key} "
+                                     f"{regex!r}) is in {_where(rows)}"))
+        missed = [n for n, u in zip(table.file_names, of) if u is None]
+        unmatched = (unmatched or []) + missed
+        if missed:
+            problems.append(_problem("unit_unmatched", f"{at}: {len(missed)} file(s) match no "
+                                     f"{key} {regex!r}, e.g. {missed[0]!r}; their unit is not "
+                                     "checked"))
 
     content = None
     if hash_audio:
@@ -184,7 +193,8 @@ def audit(label_dir: str | Path, audio_root: str | Path, folds: Iterable[int | s
         reports[str(fold)] = audit_fold(table, fold, partition, hash_audio, hashes)
     problems = [p["message"] for r in reports.values() for p in r["problems"]]
     return {"label_dir": str(label_dir), "audio_root": str(audio_root),
-            "partition_checks": {"units": bool(partition and partition.get("unit_regex")),
+            "partition_checks": {"units": bool(partition and (partition.get("unit_regex")
+                                                             or partition.get("dyad_regex"))),
                                  "expected_rows": bool(partition
                                                        and partition.get("expected_rows")),
                                  "content": hash_audio},
