@@ -57,3 +57,26 @@ def unit_of(spec: dict[str, Any], file_name: str, speaker: str | None = None) ->
         match = re.search(pattern, file_name)
         return match.group("unit") if match else None
     return speaker
+
+
+def fold_frames(base, rule: dict[str, Any], where: str, unit_name: str = "speakers",
+                split_names: dict[str, str] | None = None) -> dict[int, Any]:
+    """``{fold: base with its Split_Set}`` for every fold of a partition ``rule``, assigning
+    rows by their ``SpkrID`` unit; refuses a unit in no split and fold row counts that differ
+    from the rule's ``expected_rows``. ``where`` names the partition in the errors."""
+    names = split_names or {"train": "Train", "dev": "Development", "test": "Test"}
+    expected = rule.get("expected_rows", {})
+    frames = {}
+    for fold, units in fold_units(rule).items():
+        split_of = {u: names[s] for s, us in units.items() for u in us}
+        frame = base.assign(Split_Set=base["SpkrID"].map(split_of))
+        missing = sorted(set(frame.loc[frame["Split_Set"].isna(), "SpkrID"]))
+        if missing:
+            raise UserError(f"{where} fold {fold}: {unit_name} {missing} are in no split")
+        counts = frame["Split_Set"].value_counts()
+        got = {s: int(counts.get(names[s], 0)) for s in names}
+        if fold in expected and got != expected[fold]:
+            raise UserError(f"{where} fold {fold}: {got} rows per split, the partition file "
+                            f"expects {expected[fold]}")
+        frames[fold] = frame
+    return frames
