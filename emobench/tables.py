@@ -157,6 +157,7 @@ def layer_weight_figure(table: Table, upstream: str, path: Path) -> Path | None:
     fig, ax = plots.plt.subplots(figsize=(6, 3.2))
     for condition, weights in curves.items():
         ax.plot(range(len(weights)), weights, marker="o", markersize=3, label=condition)
+    ax.set_xticks(range(max(len(w) for w in curves.values())))
     ax.set_xlabel("hidden state (0 = input features)")
     ax.set_ylabel("softmax weight (mean over folds)")
     ax.set_title(f"{upstream}: layer weights per condition")
