@@ -49,7 +49,7 @@ import re
 import secrets
 import shutil
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -282,6 +282,39 @@ def _remove_stale_temporaries(root: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def build_atomically(root: Path, entries: set[str], reusable: Callable[[], bool],
+                     write: Callable[[Path], object]) -> None:
+    """Build a corpus folder in a temporary sibling and rename it into place.
+
+    Nothing happens when ``reusable()`` (the MANIFEST matches); a folder holding anything but
+    ``entries`` is refused; a concurrent build that finished first wins; an interrupted build
+    leaves only a temporary that the next build removes.
+    """
+    if reusable():
+        return
+    if root.exists() and (not root.is_dir() or not {p.name for p in root.iterdir()} <= entries):
+        raise FileExistsError(f"{root} exists and is not a demo corpus; not replacing it")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(root)
+    tmp = _sibling(root, "building", os.getpid())
+    tmp.mkdir()
+    try:
+        write(tmp)
+        if reusable():  # a concurrent build finished first
+            shutil.rmtree(tmp)
+            return
+        if root.exists():
+            old = _sibling(root, "old", os.getpid())
+            os.rename(root, old)
+            os.rename(tmp, root)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def build(root: str | os.PathLike, seed: int = 0, *, speakers: int = 10,
           utterances_per_speaker: int = 40, raters: int = 6) -> Path:
     """Build (or reuse) the demo corpus under root; return the label directory.
@@ -300,28 +333,7 @@ def build(root: str | os.PathLike, seed: int = 0, *, speakers: int = 10,
     root = Path(root).absolute()
     params = {"speakers": speakers, "utterances_per_speaker": utterances_per_speaker,
               "raters": raters}
-    if _reusable(root, seed, params):
-        return root / "labels"
-    if root.exists() and (not root.is_dir() or not {p.name for p in root.iterdir()}
-                          <= {"audio", "labels", "MANIFEST.json"}):
-        raise FileExistsError(f"{root} exists and is not a demo corpus; not replacing it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(root)
-    tmp = _sibling(root, "building", os.getpid())
-    tmp.mkdir()
-    try:
-        _write_corpus(tmp, seed, params)
-        if _reusable(root, seed, params):  # a concurrent build finished first
-            shutil.rmtree(tmp)
-            return root / "labels"
-        if root.exists():
-            old = _sibling(root, "old", os.getpid())
-            os.rename(root, old)
-            os.rename(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    build_atomically(root, {"audio", "labels", "MANIFEST.json"},
+                     lambda: _reusable(root, seed, params),
+                     lambda tmp: _write_corpus(tmp, seed, params))
     return root / "labels"

@@ -92,14 +92,13 @@ import csv
 import json
 import operator
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from corpora.demo_emotion import _digest, _remove_stale_temporaries, _sibling
+from corpora.demo_emotion import _digest, build_atomically
 
 EMOTIONS = ("Awe", "Excitement", "Amusement", "Awkwardness", "Fear", "Horror", "Distress",
             "Triumph", "Sadness", "Surprise")
@@ -357,28 +356,6 @@ def build(root: str | os.PathLike, seed: int = 0, speakers_per_country: int = 8,
                                  "bursts_per_speaker": bursts_per_speaker}
     if idiosyncrasy > 0.0:  # absent at 0.0, so the MANIFEST of the plain corpus is unchanged
         params["idiosyncrasy"] = idiosyncrasy
-    if _reusable(root, seed, params):
-        return root / "data_info.csv"
-    if root.exists() and (not root.is_dir()
-                          or not {p.name for p in root.iterdir()} <= _CORPUS_ENTRIES):
-        raise FileExistsError(f"{root} exists and is not a demo corpus; not replacing it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(root)
-    tmp = _sibling(root, "building", os.getpid())
-    tmp.mkdir()
-    try:
-        _write_corpus(tmp, seed, params)
-        if _reusable(root, seed, params):  # a concurrent build finished first
-            shutil.rmtree(tmp)
-            return root / "data_info.csv"
-        if root.exists():
-            old = _sibling(root, "old", os.getpid())
-            os.rename(root, old)
-            os.rename(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    build_atomically(root, _CORPUS_ENTRIES, lambda: _reusable(root, seed, params),
+                     lambda tmp: _write_corpus(tmp, seed, params))
     return root / "data_info.csv"
