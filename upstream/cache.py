@@ -6,22 +6,33 @@ instead of L x T x D. Heads that are linear up to the mean pooling need only the
 
 Layout: ``<root>/<upstream>/<spec key>/spec.json`` describes everything the features depend on
 (upstream name and checkpoint hash, extraction mode, layer norm, sample rate, truncation, waveform
-standardisation, storage dtype); a change of any of them gives another folder, so stale features
-are never reused. Entries are ``items/<aa>/<audio sha256>.pt``, keyed by the audio file's content,
-so one folder serves every fold and task that share the spec. Every entry is written atomically
-(temporary file, then rename): after an interruption at any point, a rerun computes exactly the
-missing entries and never reads a partial one. ``shard i/n`` extracts the i-th of n disjoint,
-deterministic parts, so that n processes or cluster jobs can extract in parallel.
+standardisation, storage dtype, extraction precision); a change of any of them gives another
+folder, so stale features are never reused. Entries are ``items/<aa>/<audio sha256>.pt``, keyed
+by the audio file's content, so one folder serves every fold and task that share the spec. Every
+entry is written atomically (temporary file, then rename): after an interruption at any point, a
+rerun computes exactly the missing entries and never reads a partial one. ``shard i/n`` extracts
+the i-th of n disjoint, deterministic parts, so that n processes or cluster jobs can extract in
+parallel.
+
+Extraction precision: the upstream's forward runs in float32, or under ``torch.autocast`` in
+bfloat16 / float16 (``precision``); the pooled statistics are always accumulated in float32.
+While the upstream computes one batch, the next batches' waveforms are loaded (decoded,
+resampled, standardised) in a background thread (:func:`prefetched`), in the same order and with
+the same results as loading them one after the other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+import warnings
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import torch
 from tqdm import tqdm
@@ -33,6 +44,12 @@ from upstream.base import FrozenUpstream
 
 VERSION = 1
 DTYPES = {"float32": torch.float32, "float16": torch.float16}
+# the upstream forward's precision (data.extract_precision); float32 runs without autocast
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+PREFETCH = 2  # batches of waveforms loaded ahead of the upstream, in one background thread
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -49,9 +66,13 @@ class CacheSpec:
     wav_std: float
     dtype: str = "float32"
     version: int = VERSION
+    precision: str = "float32"  # the upstream forward's autocast dtype (PRECISIONS)
 
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
+        fields = asdict(self)
+        if fields["precision"] == "float32":  # keys of caches made before the field existed
+            del fields["precision"]
+        text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -76,6 +97,9 @@ class PooledCache:
     def __init__(self, root: str | Path, spec: CacheSpec):
         if spec.dtype not in DTYPES:
             raise UserError(f"feature cache dtype {spec.dtype!r}: one of {sorted(DTYPES)}")
+        if spec.precision not in PRECISIONS:
+            raise UserError(f"data.extract_precision {spec.precision!r}: one of "
+                            f"{sorted(PRECISIONS)}")
         self.spec = spec
         self.folder = Path(root) / spec.upstream / spec.key()
         spec_file = self.folder / "spec.json"
@@ -91,11 +115,12 @@ class PooledCache:
     def extract(self, keys: Sequence[str], load: Callable[[str], torch.Tensor],
                 upstream: FrozenUpstream, prepare: Callable[[torch.Tensor], torch.Tensor],
                 device: torch.device, shard: tuple[int, int] = (1, 1), batch_size: int = 1,
-                log: Callable[..., None] | None = None) -> int:
+                log: Callable[..., None] | None = None, prefetch: int = PREFETCH) -> int:
         """Compute the missing entries of this shard; returns how many were written.
 
         ``load(key)`` gives the utterance's (standardised) waveform; ``prepare`` is the
-        featurizer's per-frame step (the optional layer norm).
+        featurizer's per-frame step (the optional layer norm). The upstream runs in the spec's
+        ``precision``; ``prefetch`` batches are loaded ahead in a background thread (0: none).
         """
         i, n = shard
         todo = [k for k in sorted(set(keys)) if int(k[:8], 16) % n == i - 1]
@@ -103,20 +128,20 @@ class PooledCache:
         start, seconds = time.perf_counter(), 0.0
         bar = tqdm(total=len(todo), desc=f"extract {self.spec.upstream} {i}/{n}", unit="utt",
                    disable=None)
-        for first in range(0, len(todo), batch_size):
-            chunk = todo[first:first + batch_size]
-            wavs = [load(k) for k in chunk]
-            seconds += sum(len(w) for w in wavs) / self.spec.sample_rate
-            with torch.no_grad():
-                hidden, lengths = upstream([w.to(device) for w in wavs])
-                stats = statistics(prepare(hidden), lengths.to(device))
-            for b, key in enumerate(chunk):
-                io.torch_save({name: value[b].to(DTYPES[self.spec.dtype]).cpu().clone()
-                               for name, value in stats.items()} | {"frames": int(lengths[b])},
-                              self.entry(key))
-            bar.update(len(chunk))
-            elapsed = time.perf_counter() - start
-            bar.set_postfix(rtf=f"{elapsed / max(seconds, 1e-9):.3f}")
+        chunks = [todo[first:first + batch_size] for first in range(0, len(todo), batch_size)]
+        pin = device.type == "cuda"
+        batches = prefetched(chunks, lambda chunk: load_batch(chunk, load, pin), prefetch)
+        with contextlib.closing(batches):
+            for chunk, wavs in zip(chunks, batches):
+                seconds += sum(len(w) for w in wavs) / self.spec.sample_rate
+                stats, lengths = pool(upstream, wavs, prepare, device, self.spec.precision)
+                for b, key in enumerate(chunk):
+                    io.torch_save({name: value[b].to(DTYPES[self.spec.dtype]).cpu().clone()
+                                   for name, value in stats.items()}
+                                  | {"frames": int(lengths[b])}, self.entry(key))
+                bar.update(len(chunk))
+                elapsed = time.perf_counter() - start
+                bar.set_postfix(rtf=f"{elapsed / max(seconds, 1e-9):.3f}")
         bar.close()
         if log is not None and todo:
             elapsed = time.perf_counter() - start
@@ -133,6 +158,102 @@ class PooledCache:
                             "(run -m extract, or train, which extracts what is missing)")
         return torch.stack([torch.load(self.entry(k), weights_only=True)[statistic].float()
                             for k in keys])
+
+
+def prefetched(items: Sequence[T], load: Callable[[T], R], ahead: int = PREFETCH
+               ) -> Iterator[R]:
+    """``load(item)`` of every item, in order.
+
+    With ``ahead`` > 0, up to ``ahead`` items are loaded by one background thread while the
+    caller works on the current one (loads run one at a time, in order, so a dataset that is not
+    thread-safe is still used by one thread at a time); ``ahead`` = 0 loads in the caller's
+    thread. An exception of ``load`` is raised by the caller's ``next`` for that item.
+    """
+    if ahead <= 0:
+        for item in items:
+            yield load(item)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="emobench-load") as executor:
+        queue: deque[Future] = deque()
+        rest = iter(items)
+        try:
+            for item in rest:
+                queue.append(executor.submit(load, item))
+                if len(queue) >= ahead:
+                    break
+            while queue:
+                result = queue.popleft().result()
+                for item in rest:  # the next item loads while the caller uses this one
+                    queue.append(executor.submit(load, item))
+                    break
+                yield result
+        finally:
+            for future in queue:
+                future.cancel()
+
+
+def load_batch(keys: Sequence[T], load: Callable[[T], torch.Tensor],
+               pin: bool = False) -> list[torch.Tensor]:
+    """The waveforms of ``keys``, in page-locked memory when ``pin`` (for non-blocking copies)."""
+    wavs = [load(k) for k in keys]
+    return [w.pin_memory() for w in wavs] if pin else wavs
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """Run the enclosed upstream forward in ``precision``: float32 as is, else ``torch.autocast``.
+
+    Refuses (a UserError naming data.extract_precision) where this torch cannot autocast to that
+    dtype on this device, instead of silently running in float32 as torch.autocast would.
+    """
+    if precision not in PRECISIONS:
+        raise UserError(f"data.extract_precision {precision!r}: one of {sorted(PRECISIONS)}")
+    if precision == "float32":
+        yield
+        return
+    dtype = PRECISIONS[precision]
+    why = ""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            context = torch.autocast(device_type=device.type, dtype=dtype)
+        why = "; ".join(str(w.message) for w in caught)
+    except RuntimeError as exc:
+        context, why = None, str(exc)
+    if context is None:
+        raise UserError(f"data.extract_precision={precision} is not supported on "
+                        f"{device.type} by torch {torch.__version__} ({why}); use float32"
+                        + ("" if precision == "bfloat16" else " or bfloat16"))
+    with context:
+        if (not torch.is_autocast_enabled(device.type)
+                or torch.get_autocast_dtype(device.type) != dtype):
+            raise UserError(f"data.extract_precision={precision} is not supported on "
+                            f"{device.type} by torch {torch.__version__} ({why or 'autocast off'})"
+                            "; use float32")
+        yield
+
+
+def pool(upstream: FrozenUpstream, wavs: Sequence[torch.Tensor],
+         prepare: Callable[[torch.Tensor], torch.Tensor], device: torch.device,
+         precision: str = "float32") -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The pooled :func:`statistics` of one batch (on ``device``) and its valid frame counts.
+
+    The upstream's forward runs under :func:`autocast` in ``precision``; its hidden states are
+    cast to float32 before ``prepare`` and the statistics, which are always float32.
+    """
+    non_blocking = device.type == "cuda"
+    with torch.no_grad():
+        try:
+            with autocast(device, precision):
+                hidden, lengths = upstream([w.to(device, non_blocking=non_blocking)
+                                            for w in wavs])
+        except ValueError as exc:
+            if precision == "float32" or "non-finite" not in str(exc):
+                raise
+            raise UserError(f"{exc}; under data.extract_precision={precision}"
+                            + (" (float16 overflows above 65504)" if precision == "float16"
+                               else "") + ": try float32") from exc
+        return statistics(prepare(hidden.float()), lengths.to(device)), lengths
 
 
 def statistics(prepared: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -28,6 +28,10 @@ class DataConfig:
     # preprocessing; null keeps them in memory only
     cache_dir: str | None = "results/cache"
     cache_dtype: Literal["float32", "float16"] = "float32"
+    # the upstream's forward on the pooled path: float32, or torch.autocast in bfloat16 / float16
+    # (faster on GPUs; features within a stated tolerance, docs/performance.md); its own cache
+    # folder. The frames path (train.feature_path=frames) always runs in float32.
+    extract_precision: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
 @dataclass

@@ -21,6 +21,9 @@ from upstream import FrozenUpstream
 __all__ = ["FeaturePath", "PooledDataset", "feature_cache", "fill_cache"]
 
 
+DIAGNOSTIC_UTTERANCES = 64
+
+
 class PooledDataset(Dataset):
     """(per-layer time-means ``(L, D)``, soft label, file name), computed once per utterance.
 
@@ -32,11 +35,14 @@ class PooledDataset(Dataset):
 
     def __init__(self, base: EmotionDataset, upstream: FrozenUpstream, normalize: bool,
                  batch_size: int, device: torch.device, cache_dir: str | None = None,
-                 cache_dtype: str = "float32"):
+                 cache_dtype: str = "float32", precision: str = "float32"):
         self.labels = torch.from_numpy(base.table.labels).float()
         self.names = list(base.table.file_names)
-        self.features = pooled_statistics(base, upstream, normalize, batch_size, device,
-                                          cache_dir, cache_dtype)["mean"]
+        stats = pooled_statistics(base, upstream, normalize, batch_size, device, cache_dir,
+                                  cache_dtype, names=("mean", "square"), precision=precision)
+        self.features = stats["mean"]
+        # the first utterances' time-means of squares: the no-variance diagnostic (task.py)
+        self.squares = stats.pop("square")[:DIAGNOSTIC_UTTERANCES].clone()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -50,10 +56,11 @@ class FeaturePath:
 
     def __init__(self, pooled: bool, upstream: FrozenUpstream, normalize: bool,
                  batch_size: int, device: torch.device, cache_dir: str | None = None,
-                 cache_dtype: str = "float32"):
+                 cache_dtype: str = "float32", precision: str = "float32"):
         self.pooled, self.upstream, self.normalize = pooled, upstream, normalize
         self.batch_size, self.device = batch_size, device
         self.cache_dir, self.cache_dtype = cache_dir, cache_dtype
+        self.precision = precision  # of the pooled path's extraction; frames run in float32
 
     @property
     def name(self) -> str:
@@ -63,7 +70,7 @@ class FeaturePath:
         if not self.pooled:
             return base
         return PooledDataset(base, self.upstream, self.normalize, self.batch_size, self.device,
-                             self.cache_dir, self.cache_dtype)
+                             self.cache_dir, self.cache_dtype, self.precision)
 
     def loader(self, dataset: Dataset, seed: int | None = None) -> DataLoader:
         """Batches in a seeded order when ``seed`` is given (the same order on both paths)."""

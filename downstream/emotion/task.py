@@ -7,6 +7,7 @@ checkpoint is evaluated.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,24 @@ CHECKPOINT_FORMAT = "emobench-emotion-1"
 NO_VARIANCE_RATIO = 1e-3
 
 
-def demo(root: Path) -> dict[str, Any]:
-    """Build the synthetic demo corpus under ``root``; return its data config layer."""
+def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the synthetic demo corpus under ``root``; return its data config layer.
+
+    ``layers`` (the config file's layer) may pick the demo's label condition with
+    ``data.condition``: ``labels`` (4 classes, the default) or ``arousal`` (high/low).
+    """
     from corpora import demo_emotion
 
-    label_dir = demo_emotion.build(root, seed=0)
+    data = (layers or {}).get("data") or {}
+    condition = data.get("condition") if isinstance(data, Mapping) else None
+    condition = "labels" if condition is None else condition
+    if condition not in demo_emotion.CONDITIONS:
+        raise ConfigError(f"data.condition={condition!r}: the demo corpus has the conditions "
+                          f"{list(demo_emotion.CONDITIONS)}")
+    demo_emotion.build(root, seed=0)
+    label_dir = root / condition
     return {"data": {"label_dir": str(label_dir), "audio_root": str(root / "audio"),
-                     "corpus": "demo", "condition": label_dir.name}}
+                     "corpus": "demo", "condition": condition}}
 
 
 def check(cfg: EmotionConfig) -> None:
@@ -153,8 +165,11 @@ def _path(ctx: RunContext, upstream: FrozenUpstream) -> FeaturePath:
         why = "train.feature_path=frames: the upstream runs on every batch"
     LOG.info("feature path: %s (%s)", "pooled" if pooled else "frames", why)
     data = ctx.config.data
+    if not pooled and data.extract_precision != "float32":
+        LOG.info("data.extract_precision=%s applies to the pooled path only: the frames path "
+                 "runs the upstream in float32", data.extract_precision)
     return FeaturePath(pooled, upstream, ctx.upstream.normalize, ctx.config.train.batch_size,
-                       ctx.device, data.cache_dir, data.cache_dtype)
+                       ctx.device, data.cache_dir, data.cache_dtype, data.extract_precision)
 
 
 @torch.no_grad()
@@ -172,7 +187,12 @@ def pooled_variance_ratio(upstream: FrozenUpstream, dataset: EmotionDataset, dev
         stats = statistics(hidden, lengths.to(device))
         means.append(stats["mean"])
         squares.append(stats["square"])
-    mean, square = torch.cat(means), torch.cat(squares)  # (N, L, D)
+    return variance_ratio(torch.cat(means), torch.cat(squares))
+
+
+def variance_ratio(mean: torch.Tensor, square: torch.Tensor) -> float:
+    """:func:`pooled_variance_ratio` from per-utterance time-means of the frames and of their
+    squares, ``(N, L, D)`` each (the pooled path has them cached: no upstream run)."""
     spread = (square - mean * mean).clamp_min(0).sqrt().mean(dim=0)  # within utterances
     ratio = mean.std(dim=0).mean(dim=-1) / spread.mean(dim=-1).clamp_min(1e-12)
     return float(ratio.max())
@@ -227,7 +247,12 @@ def train(ctx: RunContext) -> dict[str, Any]:
 
     upstream = _upstream(ctx)
     path = _path(ctx, upstream)
-    ratio = pooled_variance_ratio(upstream, train_set, ctx.device)
+    train_inputs, dev_inputs = path.dataset(train_set), path.dataset(dev_set)
+    if path.pooled:
+        count = len(train_inputs.squares)
+        ratio = variance_ratio(train_inputs.features[:count], train_inputs.squares)
+    else:
+        ratio = pooled_variance_ratio(upstream, train_set, ctx.device)
     if ratio < NO_VARIANCE_RATIO:
         ctx.warnings.append(
             f"pooled {upstream.info.name} features carry no per-utterance variance (between/"
@@ -236,13 +261,13 @@ def train(ctx: RunContext) -> dict[str, Any]:
                if upstream.info.name == "fbank" else ""))
         LOG.warning(ctx.warnings[-1])
 
-    train_inputs, dev_inputs = path.dataset(train_set), path.dataset(dev_set)
     seed_everything(ctx.seed)
     model = _model(upstream, ctx, len(table.classes))
     if cfg.model.standardize_features:
         pooled = train_inputs if path.pooled else FeaturePath(
             True, upstream, ctx.upstream.normalize, cfg.train.batch_size, ctx.device,
-            cfg.data.cache_dir, cfg.data.cache_dtype).dataset(train_set)
+            cfg.data.cache_dir, cfg.data.cache_dtype, cfg.data.extract_precision
+        ).dataset(train_set)
         model.fit_standardization(pooled.features.to(ctx.device))
         LOG.info("features standardised by training-set statistics of %d utterances",
                  len(pooled))
@@ -418,7 +443,7 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
                                 preload=False)
     upstream = _upstream(ctx)
     cache = feature_cache(cfg.data.cache_dir, everything, upstream, ctx.upstream.normalize,
-                          cfg.data.cache_dtype)
+                          cfg.data.cache_dtype, cfg.data.extract_precision)
     keys, written = fill_cache(cache, everything, upstream, ctx.upstream.normalize,
                                cfg.train.batch_size, ctx.device, shard)
     LOG.info("shard %d/%d: %d new entries; %d of %d utterances cached in %s", *shard, written,

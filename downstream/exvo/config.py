@@ -19,6 +19,9 @@ class DataConfig:
     allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
     cache_dir: str | None = "results/cache"  # pooled statistics on disk; null: in memory only
     cache_dtype: Literal["float32", "float16"] = "float32"
+    # the upstream's forward: float32, or torch.autocast in bfloat16 / float16 (faster on GPUs;
+    # features within a stated tolerance, docs/performance.md); its own cache folder
+    extract_precision: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
 @dataclass

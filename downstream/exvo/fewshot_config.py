@@ -19,6 +19,8 @@ class DataConfig:
     allow_speaker_overlap: bool = False
     cache_dir: str | None = "results/cache"
     cache_dtype: Literal["float32", "float16"] = "float32"
+    # the upstream's forward: float32, or torch.autocast in bfloat16 / float16 (docs/performance.md)
+    extract_precision: Literal["float32", "bfloat16", "float16"] = "float32"
     # support sets: a CSV of Subject_ID,File_ID (downstream/exvo/support.py); null: k clips per
     # validation and test speaker drawn with support_seed (written to <expdir>/support.csv)
     support_file: str | None = None

@@ -9,6 +9,7 @@ are never scored. The checkpoint is selected on validation speakers with the sam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,11 @@ SELECTION = ("val", "ccc_adapted", True)
 EVAL_SPLITS = ("val", "test")
 
 
-def demo(root: Path) -> dict[str, Any]:
-    """A synthetic HUME-VB-format corpus whose speakers have personal expression styles."""
+def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A synthetic HUME-VB-format corpus whose speakers have personal expression styles.
+
+    ``layers`` (the config file's layer) is not used: the demo has one condition.
+    """
     from corpora import demo_hume_vb
 
     data_info = demo_hume_vb.build(root, seed=0, speakers_per_country=12, bursts_per_speaker=30,
@@ -108,7 +112,7 @@ def _features(ctx: RunContext, table: ExVoTable, upstream: FrozenUpstream,
     names = ("mean",) if cfg.model.functionals == "mean" else ("mean", "square")
     stats = pooled_statistics(waveforms, upstream, ctx.upstream.normalize,
                               cfg.train.extract_batch_size, ctx.device, cfg.data.cache_dir,
-                              cfg.data.cache_dtype, names)
+                              cfg.data.cache_dtype, names, precision=cfg.data.extract_precision)
     return functionals(stats["mean"], stats.get("square"), cfg.model.functionals)
 
 
@@ -414,7 +418,7 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     waveforms = WaveformDataset(table.paths, cfg.data.max_seconds, _standardizer(cfg, table),
                                 False, table.source)
     cache = feature_cache(cfg.data.cache_dir, waveforms, upstream, ctx.upstream.normalize,
-                          cfg.data.cache_dtype)
+                          cfg.data.cache_dtype, cfg.data.extract_precision)
     _, written = fill_cache(cache, waveforms, upstream, ctx.upstream.normalize,
                             cfg.train.extract_batch_size, ctx.device, shard)
     return written

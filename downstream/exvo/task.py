@@ -9,6 +9,7 @@ checkpoint is evaluated; Test rows without labels are predicted and not scored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,11 @@ CHECKPOINT_FORMAT = "emobench-exvo-mtl-1"
 SELECTION = ("val", "s_mtl", True)  # split, metric, higher is better (used by --seeds)
 
 
-def demo(root: Path) -> dict[str, Any]:
-    """Build the synthetic HUME-VB-format demo corpus under ``root``; its data config layer."""
+def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the synthetic HUME-VB-format demo corpus under ``root``; its data config layer.
+
+    ``layers`` (the config file's layer) is not used: the demo has one condition.
+    """
     from corpora import demo_hume_vb
 
     # 48 speakers (24 train), 1440 bursts: enough for the baseline network to learn all three
@@ -97,7 +101,7 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
     names = ("mean",) if cfg.model.functionals == "mean" else ("mean", "square")
     stats = pooled_statistics(waveforms, upstream, ctx.upstream.normalize,
                               cfg.train.extract_batch_size, ctx.device, cfg.data.cache_dir,
-                              cfg.data.cache_dtype, names)
+                              cfg.data.cache_dtype, names, precision=cfg.data.extract_precision)
     return functionals(stats["mean"], stats.get("square"), cfg.model.functionals)
 
 
@@ -335,7 +339,7 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     upstream = _upstream(ctx)
     waveforms = _waveforms(cfg, table)
     cache = feature_cache(cfg.data.cache_dir, waveforms, upstream, ctx.upstream.normalize,
-                          cfg.data.cache_dtype)
+                          cfg.data.cache_dtype, cfg.data.extract_precision)
     keys, written = fill_cache(cache, waveforms, upstream, ctx.upstream.normalize,
                                cfg.train.extract_batch_size, ctx.device, shard)
     LOG.info("shard %d/%d: %d new entries; %d of %d bursts cached in %s", *shard, written,
