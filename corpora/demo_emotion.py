@@ -27,6 +27,23 @@ Label simulation
     sad<->neutral: low arousal).  Vote fractions are smoothed as in
     EMO-SUPERB (:func:`downstream.emotion.labels.smooth`) and written as soft labels.
 
+Label conditions (folders next to ``audio/``, in the spirit of EMO-SUPERB's Primary/Secondary
+label sets: same utterances, same raters, different label sets)
+    ``labels/``: the four classes of :data:`CLASSES`.
+    ``arousal/``: two classes ``high`` (angry + happy) and ``low`` (sad + neutral), see
+    :data:`AROUSAL`.  The fraction of a class is the sum of the vote fractions of its member
+    classes, taken from the same votes as ``labels/``, and is then smoothed with the same
+    :func:`~downstream.emotion.labels.smooth` for C = 2: ``0.95 p + 0.05 (1 - p)``, i.e. a
+    unanimous 6/6 vote gives 0.95 / 0.05 and the whole smoothing mass goes to the one other
+    class, exactly as EMO-SUPERB's formula gives for two classes (each row still sums to 1).
+    Smoothing acts on the 2-class fractions; it is not the sum of the smoothed 4-class labels
+    (those would put 0.05 * 2/3 on the other side of a unanimous vote).  A tied vote (3 of
+    6 raters each side: 15 of the 400 utterances of the default corpus, seed 0) gives
+    0.5 / 0.5, a positive for neither class under EMO-SUPERB's ``y_c > 1/C`` (metrics, class
+    weights); accuracy's argmax of the label takes the first class, ``high``, there.
+    Both folders have the same 5 fold files with the same ``Split_Set`` assignment and their
+    own ``config.json``; ``--demo`` picks one with ``data.condition`` in the config file.
+
 Splits
     Speaker ``i`` (0-based) is Female for even ``i``, Male for odd, and in
     group ``i % 5 + 1`` (with 10 speakers: one female and one male per group).
@@ -59,9 +76,13 @@ from downstream.emotion.labels import smooth
 
 CLASSES = ("angry", "sad", "neutral", "happy")
 SAMPLE_RATE = 16000
-VERSION = "demo_emotion-1"
+VERSION = "demo_emotion-2"  # 2: the arousal/ condition
 N_FOLDS = 5
 COLUMNS = ("FileName", *CLASSES, "SpkrID", "Gender", "Split_Set")
+# The arousal/ condition: each class and the CLASSES it merges.
+AROUSAL = {"high": ("angry", "happy"), "low": ("sad", "neutral")}
+CONDITIONS = ("labels", "arousal")  # label folders of the corpus (data.condition of --demo)
+_ENTRIES = {"audio", *CONDITIONS, "MANIFEST.json"}  # everything a corpus folder holds
 _SPLITS = {"train": "Train", "dev": "Development", "test": "Test"}
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # tags temporaries
 
@@ -172,6 +193,12 @@ def _synthesise(rng: np.random.Generator, emotion: int, intensity: float,
     return np.round(np.clip(out, -1.0, 1.0) * 32767.0).astype(np.int16)
 
 
+def _latent(rng: np.random.Generator) -> tuple[int, float]:
+    """Latent emotion (index into :data:`CLASSES`) and intensity: the first draws of ``rng``."""
+    emotion = int(rng.choice(len(CLASSES), p=_PRIOR))
+    return emotion, float(rng.uniform(0.5, 1.0))
+
+
 def _votes(rng: np.random.Generator, emotion: int, intensity: float, raters: int) -> np.ndarray:
     """Vote fractions of ``raters`` simulated raters."""
     correct = 0.3 + 0.6 * intensity
@@ -193,9 +220,35 @@ def _utterances(params: dict[str, int]) -> Iterator[tuple[int, int, str]]:
 def _file_names(params: dict[str, int]) -> list[str]:
     """Every file the corpus consists of (relative, sorted), except MANIFEST.json."""
     audio = [f"audio/{name}" for _, _, name in _utterances(params)]
-    labels = [f"labels/labels_consensus_{k}.csv" for k in range(1, N_FOLDS + 1)]
-    labels.append("labels/config.json")
+    labels = [f"{folder}/{name}" for folder in CONDITIONS
+              for name in ("config.json", *(f"labels_consensus_{k}.csv"
+                                            for k in range(1, N_FOLDS + 1)))]
     return sorted(audio + labels)
+
+
+def _arousal_fractions(fractions: np.ndarray) -> np.ndarray:
+    """Vote fractions of the :data:`AROUSAL` classes: sums over their member classes."""
+    return np.array([sum(fractions[CLASSES.index(c)] for c in members)
+                     for members in AROUSAL.values()])
+
+
+def _write_condition(folder: Path, classes: Sequence[str], description: str,
+                     rows: Sequence[tuple[str, list[float], str, str, int]]) -> None:
+    """config.json and the fold files of one label condition."""
+    folder.mkdir()
+    config = {
+        "data_split_type": dict(_SPLITS),
+        "categorical": {"emo_type": list(classes)},
+        "dimensional": {"max_score": 7, "min_score": 1},
+        "description": description,
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    for fold in range(1, N_FOLDS + 1):
+        with open(folder / f"labels_consensus_{fold}.csv", "w", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(("FileName", *classes, "SpkrID", "Gender", "Split_Set"))
+            for name, soft, spk_id, gender, group in sorted(rows):
+                writer.writerow([name, *soft, spk_id, gender, _split_of(group, fold)])
 
 
 def _digest(root: Path, names: Sequence[str]) -> str:
@@ -208,35 +261,27 @@ def _digest(root: Path, names: Sequence[str]) -> str:
 def _write_corpus(root: Path, seed: int, params: dict[str, int]) -> dict[str, object]:
     """Write audio, label files and MANIFEST.json into ``root``; return the manifest."""
     (root / "audio").mkdir(parents=True)
-    (root / "labels").mkdir()
     speakers = _speakers(params["speakers"])
     traits = [_speaker_traits(np.random.default_rng([seed, 0, s]), gender)
               for s, (_, gender, _) in enumerate(speakers)]
     rows: list[tuple[str, list[float], str, str, int]] = []
+    arousal: list[tuple[str, list[float], str, str, int]] = []
     for s, u, name in _utterances(params):
         # Independent streams per utterance: audio/latent [seed, 1, s, u], votes [seed, 2, s, u].
         rng = np.random.default_rng([seed, 1, s, u])
-        emotion = int(rng.choice(len(CLASSES), p=_PRIOR))
-        intensity = float(rng.uniform(0.5, 1.0))
+        emotion, intensity = _latent(rng)
         sf.write(root / "audio" / name, _synthesise(rng, emotion, intensity, traits[s]),
                  SAMPLE_RATE, subtype="PCM_16", format="WAV")
         votes = np.random.default_rng([seed, 2, s, u])
         fractions = _votes(votes, emotion, intensity, params["raters"])
         rows.append((name, smooth(fractions).tolist(), *speakers[s]))
-    config = {
-        "data_split_type": dict(_SPLITS),
-        "categorical": {"emo_type": list(CLASSES)},
-        "dimensional": {"max_score": 7, "min_score": 1},
-        "description": f"Synthetic demo corpus (seed {seed}, {params['speakers']} speakers, "
-                       f"{len(rows)} utterances) - {len(CLASSES)} classes",
-    }
-    (root / "labels" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    for fold in range(1, N_FOLDS + 1):
-        with open(root / "labels" / f"labels_consensus_{fold}.csv", "w", newline="") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for name, soft, spk_id, gender, group in sorted(rows):
-                writer.writerow([name, *soft, spk_id, gender, _split_of(group, fold)])
+        arousal.append((name, smooth(_arousal_fractions(fractions)).tolist(), *speakers[s]))
+    about = (f"Synthetic demo corpus (seed {seed}, {params['speakers']} speakers, "
+             f"{len(rows)} utterances)")
+    _write_condition(root / "labels", CLASSES, f"{about} - {len(CLASSES)} classes", rows)
+    _write_condition(root / "arousal", list(AROUSAL),
+                     f"{about} - {len(AROUSAL)} arousal classes: "
+                     + ", ".join(f"{c} = {' + '.join(m)}" for c, m in AROUSAL.items()), arousal)
     names = _file_names(params)
     manifest: dict[str, object] = {"generator": __name__, "version": VERSION, "seed": seed,
                                    "params": params, "file_count": len(names),
@@ -317,7 +362,9 @@ def build_atomically(root: Path, entries: set[str], reusable: Callable[[], bool]
 
 def build(root: str | os.PathLike, seed: int = 0, *, speakers: int = 10,
           utterances_per_speaker: int = 40, raters: int = 6) -> Path:
-    """Build (or reuse) the demo corpus under root; return the label directory.
+    """Build (or reuse) the demo corpus under root; return the label directory ``labels/``.
+
+    The other label conditions (:data:`CONDITIONS`) are its siblings, e.g. ``root / "arousal"``.
 
     An existing ``root`` is reused only if its MANIFEST matches seed, parameters
     and generator version and every file still has the recorded content;
@@ -333,7 +380,7 @@ def build(root: str | os.PathLike, seed: int = 0, *, speakers: int = 10,
     root = Path(root).absolute()
     params = {"speakers": speakers, "utterances_per_speaker": utterances_per_speaker,
               "raters": raters}
-    build_atomically(root, {"audio", "labels", "MANIFEST.json"},
+    build_atomically(root, _ENTRIES,
                      lambda: _reusable(root, seed, params),
                      lambda tmp: _write_corpus(tmp, seed, params))
     return root / "labels"

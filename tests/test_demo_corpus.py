@@ -1,4 +1,5 @@
-"""Tests for corpora.demo_emotion: determinism, EMO-SUPERB format, reuse/atomicity, learnability."""
+"""Tests for corpora.demo_emotion: determinism, EMO-SUPERB format, the arousal condition,
+reuse/atomicity, learnability."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from corpora import demo_emotion
-from corpora.demo_emotion import CLASSES, build
+from corpora.demo_emotion import AROUSAL, CLASSES, build
+from downstream.emotion.labels import smooth
 
 SMALL = {"speakers": 10, "utterances_per_speaker": 3}
 COLUMNS = ["FileName", *CLASSES, "SpkrID", "Gender", "Split_Set"]
@@ -42,11 +44,15 @@ def test_determinism(tmp_path: Path) -> None:
     assert _manifest(a)["sha256"] == _manifest(b)["sha256"]
     assert _manifest(a)["sha256"] != _manifest(c)["sha256"]
     for name in ["labels/labels_consensus_1.csv", "audio/spk01_utt001.wav",
-                 "audio/spk10_utt003.wav"]:
+                 "audio/spk10_utt003.wav", "arousal/config.json",
+                 *(f"arousal/labels_consensus_{k}.csv" for k in range(1, 6))]:
         assert (a / name).read_bytes() == (b / name).read_bytes()
+    assert (a / "arousal/labels_consensus_1.csv").read_bytes() \
+        != (c / "arousal/labels_consensus_1.csv").read_bytes()
     manifest = _manifest(a)
     assert manifest["seed"] == 0 and manifest["params"]["speakers"] == 10
-    assert manifest["file_count"] == 30 + 6 and manifest["version"] == demo_emotion.VERSION
+    assert manifest["file_count"] == 30 + 2 * 6 and manifest["version"] == demo_emotion.VERSION
+    assert sorted(p.name for p in a.iterdir()) == ["MANIFEST.json", "arousal", "audio", "labels"]
 
 
 def test_format(default_corpus: Path) -> None:
@@ -90,6 +96,65 @@ def test_format(default_corpus: Path) -> None:
     assert np.abs(audio).max() > 0.01
 
 
+def test_arousal_condition(default_corpus: Path) -> None:
+    """arousal/: the same utterances, folds and splits as labels/, high/low from the same votes."""
+    labels, arousal = default_corpus / "labels", default_corpus / "arousal"
+    config = json.loads((arousal / "config.json").read_text())
+    reference = json.loads((labels / "config.json").read_text())
+    assert config["categorical"] == {"emo_type": ["high", "low"]}
+    assert config["data_split_type"] == reference["data_split_type"]
+    assert config["dimensional"] == reference["dimensional"]
+    assert config["description"].endswith("high = angry + happy, low = sad + neutral")
+    assert AROUSAL == {"high": ("angry", "happy"), "low": ("sad", "neutral")}
+
+    meta = ["FileName", "SpkrID", "Gender", "Split_Set"]
+    for k in range(1, 6):
+        four = pd.read_csv(labels / f"labels_consensus_{k}.csv")
+        two = pd.read_csv(arousal / f"labels_consensus_{k}.csv")
+        assert list(two.columns) == ["FileName", "high", "low", "SpkrID", "Gender", "Split_Set"]
+        pd.testing.assert_frame_equal(two[meta], four[meta])  # same rows, order and splits
+        assert np.allclose(two[["high", "low"]].sum(axis=1), 1.0, atol=1e-6)
+        assert ((two[["high", "low"]] >= 0.05 - 1e-9) & (two[["high", "low"]] <= 0.95 + 1e-9)) \
+            .all().all()
+        # Undo the 4-class smoothing (y = 0.95 p + 0.05 (1 - p) / 3): the high fraction before
+        # the 2-class smoothing (y = 0.05 + 0.9 p) is the sum of the angry and happy fractions.
+        p4 = (four[list(CLASSES)].to_numpy() - 0.05 / 3) / (0.95 - 0.05 / 3)
+        p_high = (two["high"].to_numpy() - 0.05) / 0.9
+        assert np.allclose(p_high, p4[:, CLASSES.index("angry")] + p4[:, CLASSES.index("happy")],
+                           atol=1e-5)
+    assert 0.2 < (p_high > 0.5).mean() < 0.8  # both classes well represented
+
+    # Against the simulated raters themselves (seed 0, default parameters, 6 raters).
+    exact = {"float_precision": "round_trip"}
+    two = pd.read_csv(arousal / "labels_consensus_1.csv", **exact).set_index("FileName")
+    four = pd.read_csv(labels / "labels_consensus_1.csv", **exact).set_index("FileName")
+    params = _manifest(default_corpus)["params"]
+    for s, u, name in demo_emotion._utterances(params):
+        latent = demo_emotion._latent(np.random.default_rng([0, 1, s, u]))
+        votes = demo_emotion._votes(np.random.default_rng([0, 2, s, u]), *latent,
+                                    params["raters"])
+        counts = np.round(votes * params["raters"])
+        high = (counts[CLASSES.index("angry")] + counts[CLASSES.index("happy")]) / params["raters"]
+        assert two.loc[name, ["high", "low"]].tolist() == smooth(np.array([high, 1 - high])).tolist()
+        assert four.loc[name, list(CLASSES)].tolist() == smooth(votes).tolist()
+
+
+def test_old_version_is_rebuilt_with_arousal(tmp_path: Path) -> None:
+    """A corpus of generator version 1 (labels/ only) is rebuilt; labels/ and audio/ unchanged."""
+    root = tmp_path / "corpus"
+    build(root, 0, **SMALL)
+    current = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    shutil.rmtree(root / "arousal")
+    old_names = [n for n in demo_emotion._file_names(
+        {"speakers": 10, "utterances_per_speaker": 3, "raters": 6}) if not n.startswith("arousal/")]
+    manifest = {**_manifest(root), "version": "demo_emotion-1", "file_count": len(old_names),
+                "sha256": demo_emotion._digest(root, old_names)}
+    (root / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    assert build(root, 0, **SMALL) == root / "labels"
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == current
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]
+
+
 def test_reuse_and_rebuild(tmp_path: Path) -> None:
     root = tmp_path / "corpus"
     build(root, 3, **SMALL)
@@ -107,6 +172,11 @@ def test_reuse_and_rebuild(tmp_path: Path) -> None:
     (root / "labels" / "labels_consensus_4.csv").unlink()  # missing file
     build(root, 3, **SMALL)
     assert (root / "labels" / "labels_consensus_4.csv").exists()
+    assert _manifest(root)["sha256"] == reference
+
+    (root / "arousal" / "labels_consensus_2.csv").unlink()  # the manifest covers arousal/ too
+    build(root, 3, **SMALL)
+    assert (root / "arousal" / "labels_consensus_2.csv").exists()
     assert _manifest(root)["sha256"] == reference
 
     build(root, 3, **{**SMALL, "raters": 5})  # other parameters: rebuilt, not reused
@@ -148,7 +218,7 @@ def test_interrupted_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
     build(root, 0, **SMALL)
-    assert _manifest(root)["file_count"] == 36
+    assert _manifest(root)["file_count"] == 42
 
 
 def test_refuses_to_replace_foreign_directory(tmp_path: Path) -> None:
