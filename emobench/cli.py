@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: python run_downstream.py -m train -u fbank_no_cmvn -d emotion --demo -n demo")
     p.add_argument("-m", "--mode",
-                   choices=("train", "evaluate", "extract", "prepare", "audit", "report"),
+                   choices=("train", "evaluate", "extract", "prepare", "audit", "report",
+                            "sweep"),
                    default="train")
     p.add_argument("-u", "--upstream", help="upstream name (see --list-upstreams)")
     p.add_argument("-k", "--upstream_ckpt", help="local checkpoint for the upstream")
@@ -69,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", help="prepare: corpus recipe (e.g. emodb)")
     p.add_argument("--source", help="prepare: the corpus as distributed")
     p.add_argument("--target", help="prepare: folder for the label files")
+    p.add_argument("--launcher", default="local",
+                   help="sweep: where the jobs run: local (worker processes) or slurm (submitit)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="sweep: print the job graph and the cost estimate, run nothing")
+    p.add_argument("--throughput",
+                   help="sweep --dry-run: measured extraction throughput file (default "
+                        "configs/sweeps/throughput.yaml)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -272,7 +280,12 @@ def _config(args: argparse.Namespace, task: str, module) -> Any:
         layers = load_yaml(config_file)
         build(module.CONFIG, layers)  # unknown keys in the file are reported by their path
     if args.demo:
-        layers = merge(layers, module.demo(RESULTS / "demo" / task))
+        # the demo sees the file and the overrides (e.g. -o data.condition=arousal picks a demo
+        # label condition); its data paths then sit under the overrides
+        chosen = to_dict(resolve(module.CONFIG, layers, args.override))
+        asked = {"data": {"condition": chosen["data"]["condition"]}} \
+            if "condition" in chosen.get("data", {}) else {}
+        layers = merge(layers, module.demo(RESULTS / "demo" / task, merge(layers, asked)))
     return resolve(module.CONFIG, layers, args.override)
 
 
@@ -421,6 +434,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit(args)
         elif args.mode == "report":
             _report(args)
+        elif args.mode == "sweep":
+            from emobench.sweep import command
+
+            setup_logging(None, args.verbose)
+            return command.main(args.config, args.launcher, args.dry_run, args.throughput)
         else:
             _train(args, argv)
     except UserError as exc:

@@ -16,11 +16,12 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from emobench import io, plots
+from emobench.errors import UserError
 
 MISSING = "–"
 
@@ -74,8 +75,17 @@ def collect(root: str | Path, task: str = "emotion") -> list[dict[str, Any]]:
     return found
 
 
-def build(aggregates: list[dict[str, Any]]) -> Table:
-    """One cell per (upstream, condition); two aggregates for the same cell are an error."""
+class NoResults(UserError):
+    """No aggregate to tabulate."""
+
+
+def build(aggregates: list[dict[str, Any]],
+          expected: Sequence[tuple[str, str, str | None]] = ()) -> Table:
+    """One cell per (upstream, condition); two aggregates for the same cell are an error.
+
+    ``expected`` (upstream, corpus, condition) cells are rows and columns even without results
+    (a sweep's table shows what is missing).
+    """
     from upstream import upstream_info
 
     cells: dict[tuple[str, str], tuple[float, float, int]] = {}
@@ -89,8 +99,8 @@ def build(aggregates: list[dict[str, Any]]) -> Table:
         where[key] = a["path"]
         if a.get("layer_weights"):
             weights[key] = a["layer_weights"]
-    columns = _order({c for _, c in cells})
-    upstreams = sorted({u for u, _ in cells})
+    columns = _order({c for _, c in cells} | {_label(c, d) for _, c, d in expected})
+    upstreams = sorted({u for u, _ in cells} | {u for u, _, _ in expected})
     params = {}
     for u in upstreams:
         try:
@@ -185,14 +195,15 @@ def radar(table: Table, path: Path) -> Path | None:
     return plots.save(fig, path)
 
 
-def write_report(root: str | Path, out: str | Path, task: str = "emotion") -> list[Path]:
-    """Tables (Markdown, CSV, LaTeX, JSON) and figures of every aggregate under ``root``."""
+def write_report(root: str | Path, out: str | Path, task: str = "emotion",
+                 expected: Sequence[tuple[str, str, str | None]] = ()) -> list[Path]:
+    """Tables (Markdown, CSV, LaTeX, JSON) and figures of every aggregate under ``root``
+    (rows and columns of ``expected`` cells too: see :func:`build`)."""
     aggregates = collect(root, task)
-    if not aggregates:
-        from emobench.errors import UserError
-        raise UserError(f"no aggregate.json of task {task!r} under {root} (train with "
+    if not aggregates and not expected:
+        raise NoResults(f"no aggregate.json of task {task!r} under {root} (train with "
                         "--folds all to write one per condition)")
-    table = build(aggregates)
+    table = build(aggregates, expected)
     out = Path(out)
     written = [io.write_text(out / "table.md", markdown(table)),
                io.write_text(out / "table.csv", to_csv(table)),

@@ -18,3 +18,21 @@ def test_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"SER_TEST_DATA={root} is not a folder")
     return path
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node SLURM cluster with accounting (tests/slurm_cluster.py), started once
+    per session and stopped at its end. Installs the Debian packages as root when missing; skips
+    (with the reason) only without root, where SLURM can be neither installed nor run."""
+    from slurm_cluster import LocalSlurm, SlurmUnavailable
+
+    cluster = LocalSlurm()
+    try:
+        cluster.start()
+    except SlurmUnavailable as e:
+        pytest.skip(str(e))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

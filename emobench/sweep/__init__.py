@@ -1,0 +1,1 @@
+"""Sweeps: whole tables as job graphs (extraction -> training -> aggregation) on a launcher."""

@@ -1,0 +1,128 @@
+"""Sweeps with the local launcher: job graph, skipping, failures, retries after a kill."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from emobench.cli import main
+from emobench.config import ConfigError
+from emobench.sweep import graph, spec
+from sweep_helpers import cells, one_by_one, status, sweep_killing_one_run, write_sweep
+from upstream import make_tiny
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(path)
+        yield path
+
+
+def test_sweep_files_are_checked(tmp_path: Path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nupstreams: [fbank, fbank]\nconditions: [iemocap]\n")
+    with pytest.raises(ConfigError, match=r"s\.yaml.*upstreams \['fbank'\] appear twice"):
+        spec.load(path)
+    path.write_text("name: s\nupstreams: [fbank]\nconditions: [iemocap]\nshards: 2\n")
+    with pytest.raises(ConfigError, match=r"s\.yaml.*unknown config key 'shards'"):
+        spec.load(path)
+    path.write_text("name: s\nupstreams: []\nconditions: [iemocap]\n")
+    with pytest.raises(ConfigError, match="'upstreams' must be a non-empty list"):
+        spec.load(path)
+
+
+def test_graph_of_the_paper_table_without_its_data():
+    plan = graph.build(spec.load(Path(__file__).parents[1] / "configs/sweeps/emo_superb.yaml"))
+    train = plan.stage("train")
+    assert len(plan.cells) == 16 * 9
+    assert len(train) == 16 * 31  # folds: 5+5+1+5+5+1+5+1+1... the registry's 31 per upstream
+    extract = plan.stage("extract")
+    assert len(extract) == 16 * 6 * 4  # upstream x corpus x 4 shards
+    node = plan.nodes["train/wavlm_large/iemocap/fold3/seed1337"]
+    assert node.deps == [f"extract/wavlm_large/iemocap/{i}of4" for i in range(1, 5)]
+    assert node.commands[0][:8] == ["-m", "train", "-u", "wavlm_large", "-d", "emotion", "-c",
+                                    "configs/emotion/iemocap.yaml"]
+    assert sorted(plan.nodes["aggregate"].deps) == sorted(n.key for n in train)
+    assert len({n.config_hash for n in train}) == len(train)  # every run its own identity
+
+
+def test_partial_failure_rerun_and_table_equals_runs_one_by_one(workdir: Path):
+    ckpt = workdir / "tiny_apc.ckpt"  # missing at first: its extraction jobs raise
+    upstreams = [{"name": "fbank_no_cmvn"}, {"name": "apc_960hr", "ckpt": str(ckpt)}]
+    sweep = write_sweep(workdir / "partial.yaml", "partial", upstreams, folds=[1, 2],
+                        retries=0, extract={"shards": 2})
+    output = workdir / "partial"
+    assert main(["-m", "sweep", "-c", str(sweep)]) == 1
+    first = status(output)
+    failed = sorted(first["failed"])
+    assert failed == ["extract/apc_960hr/demo/1of2", "extract/apc_960hr/demo/2of2"]
+    for key in failed:  # reported with its log, which names the problem
+        (log,) = first["failed"][key]
+        assert "tiny_apc.ckpt" in Path(log).read_text()
+    assert len(first["blocked"]) == 4  # apc x 2 conditions x 2 folds
+    assert first["jobs"]["aggregate"]["state"] == "done"
+    table = json.loads((output / "report" / "table.json").read_text())
+    assert set(cells(table)) == {("fbank_no_cmvn", "demo/labels"),
+                                 ("fbank_no_cmvn", "demo/arousal")}
+    assert "apc_960hr" in table["rows"] and table["average"]["apc_960hr"] is None
+    (row,) = [line for line in (output / "report/table.md").read_text().splitlines()
+              if line.startswith("| apc_960hr |")]
+    assert row.endswith("| – | – | – |")  # Average and both conditions missing
+
+    stamps = {p: p.stat().st_mtime_ns for p in (output / "fbank_no_cmvn").rglob("scores.json")}
+    assert len(stamps) == 4
+    make_tiny("apc_960hr", ckpt, seed=0)
+    assert main(["-m", "sweep", "-c", str(sweep)]) == 0
+    second = status(output)
+    ran = sorted(k for k, j in second["jobs"].items() if j["state"] == "done")
+    assert ran == ["aggregate", *failed, *(f"train/apc_960hr/{c}/fold{f}/seed1337"
+                                          for c in ("demo", "demo_arousal") for f in (1, 2))]
+    assert second["counts"]["skipped"] == 4 + 2  # fbank_no_cmvn's runs and extractions
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # finished runs untouched
+    swept = cells(json.loads((output / "report" / "table.json").read_text()))
+    reference = cells(one_by_one(workdir / "reference", upstreams, folds="1,2"))
+    assert len(swept) == 4 and swept == reference
+
+
+def test_changed_config_reruns_only_the_changed_cells(workdir: Path):
+    up = [{"name": "fbank_no_cmvn"}]
+    sweep = write_sweep(workdir / "change.yaml", "change", up, conditions=("demo",), folds=[1],
+                        local={"gpus": [4, 7]}, extract={"shards": 2})
+    assert main(["-m", "sweep", "-c", str(sweep)]) == 0
+    # one worker per listed GPU, each job seeing only its own (on this CPU machine: unused)
+    logs = (workdir / "change" / ".sweep" / "logs").glob("extract__*.log")
+    seen = {line.rsplit("CUDA_VISIBLE_DEVICES ", 1)[1].rstrip(")")
+            for log in logs for line in log.read_text().splitlines()
+            if line.startswith("sweep job")}
+    assert seen == {"4", "7"}
+    assert main(["-m", "sweep", "-c", str(sweep)]) == 0
+    assert status(workdir / "change")["counts"] == {"skipped": 3, "done": 1}
+    write_sweep(workdir / "change.yaml", "change", up, conditions=("demo",), folds=[1], epochs=3,
+                local={"gpus": [4, 7]}, extract={"shards": 2})
+    assert main(["-m", "sweep", "-c", str(sweep)]) == 0
+    jobs = status(workdir / "change")["jobs"]
+    assert jobs["train/fbank_no_cmvn/demo/fold1/seed1337"]["state"] == "done"  # redone
+    config = (workdir / "change/fbank_no_cmvn/demo/fold1/config.yaml").read_text()
+    assert "epochs: 3" in config
+
+
+def test_a_killed_job_is_retried_and_resumes(workdir: Path):
+    up = [{"name": "fbank_no_cmvn"}]
+    sweep = write_sweep(workdir / "kill.yaml", "kill", up, conditions=("demo",), folds=[1],
+                        epochs=20, retries=1)
+    expdir = workdir / "kill" / "fbank_no_cmvn" / "demo" / "fold1"
+    job = sweep_killing_one_run(sweep, expdir)
+    assert job["history"][0]["exit_code"] == -9
+    marker = json.loads((expdir / "sweep_run.json").read_text())
+    assert marker["status"] == "done" and marker["attempt"] == 2
+    # the resumed run ends where an uninterrupted one does
+    ref = workdir / "kill_ref"
+    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "emotion", "-c",
+                 str(Path(__file__).parents[1] / "configs/emotion/demo.yaml"), "--demo",
+                 "-o", "train.epochs=20", "-o", "data.fold=1", "-p", str(ref)]) == 0
+    resumed = json.loads((expdir / "scores.json").read_text())["metrics"]
+    assert resumed == json.loads((ref / "scores.json").read_text())["metrics"]
