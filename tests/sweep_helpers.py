@@ -59,8 +59,8 @@ def status(output: Path) -> dict[str, Any]:
     return json.loads((output / ".sweep" / "status.json").read_text())
 
 
-def kill_when_running(expdir: Path, timeout: float = 300.0) -> int:
-    """SIGKILL the training process of ``expdir`` once it has saved a checkpoint; its pid."""
+def wait_for_checkpoint(expdir: Path, timeout: float = 300.0) -> dict[str, Any]:
+    """The ``sweep_run.json`` of ``expdir`` once its job runs and has saved a checkpoint."""
     deadline = time.monotonic() + timeout
     marker = expdir / "sweep_run.json"
     while time.monotonic() < deadline:
@@ -70,10 +70,16 @@ def kill_when_running(expdir: Path, timeout: float = 300.0) -> int:
             except ValueError:
                 data = {}
             if data.get("status") == "running":
-                os.kill(int(data["pid"]), signal.SIGKILL)
-                return int(data["pid"])
+                return data
         time.sleep(0.02)
     raise TimeoutError(f"{expdir} never had a running job with a checkpoint")
+
+
+def kill_when_running(expdir: Path, timeout: float = 300.0) -> int:
+    """SIGKILL the training process of ``expdir`` once it has saved a checkpoint; its pid."""
+    pid = int(wait_for_checkpoint(expdir, timeout)["pid"])
+    os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 def sweep_killing_one_run(sweep: Path, expdir: Path, *extra: str) -> dict[str, Any]:

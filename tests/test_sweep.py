@@ -126,3 +126,21 @@ def test_a_killed_job_is_retried_and_resumes(workdir: Path):
                  "-o", "train.epochs=20", "-o", "data.fold=1", "-p", str(ref)]) == 0
     resumed = json.loads((expdir / "scores.json").read_text())["metrics"]
     assert resumed == json.loads((ref / "scores.json").read_text())["metrics"]
+
+
+def test_graph_of_a_task_without_folds(tmp_path: Path):
+    path = tmp_path / "exvo.yaml"
+    config = Path(__file__).parents[1] / "configs/exvo_mtl/hume_vb.yaml"
+    path.write_text(f"name: exvo\nupstreams: [fbank_no_cmvn, wavlm]\nseeds: [1, 2, 3]\n"
+                    f"conditions: [{{name: hume_vb, task: exvo_multitask, config: {config}}}]\n")
+    plan = graph.build(spec.load(path), tmp_path)
+    assert sorted(plan.nodes) == sorted(
+        ["aggregate", "extract/fbank_no_cmvn/hume_vb/1of1", "extract/wavlm_large/hume_vb/1of1"]
+        + [f"train/{u}/hume_vb/seed{s}" for u in ("fbank_no_cmvn", "wavlm_large")
+           for s in (1, 2, 3)])
+    node = plan.nodes["train/wavlm_large/hume_vb/seed2"]
+    assert node.expdir == str(tmp_path / "results/sweeps/exvo/wavlm_large/hume_vb/seed2")
+    assert "data.fold" not in " ".join(node.commands[0]) and "exvo_mtl" in node.commands[0]
+    assert plan.nodes["extract/wavlm_large/hume_vb/1of1"].commands == [
+        ["-m", "extract", "-u", "wavlm_large", "-d", "exvo_mtl", "-c", str(config),
+         "--shard", "1/1"]]

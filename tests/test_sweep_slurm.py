@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from emobench.cli import main
-from sweep_helpers import cells, one_by_one, status, sweep_killing_one_run, write_sweep
+from sweep_helpers import (cells, one_by_one, status, sweep_killing_one_run, wait_for_checkpoint,
+                           write_sweep)
 from upstream import make_tiny
 
 pytestmark = pytest.mark.slurm
@@ -86,3 +89,36 @@ def test_a_raising_slurm_job_is_reported_then_only_missing_cells_rerun(workdir: 
     second = status(workdir / "raise")["jobs"]
     assert second["train/fbank_no_cmvn/demo/fold1/seed1337"]["state"] == "skipped"
     assert second["train/apc_960hr/demo/fold1/seed1337"]["state"] == "done"
+
+
+def test_a_preempted_slurm_job_is_requeued_and_resumes(workdir: Path, cluster):
+    """SLURM's preemption/time-limit signal (USR2): the checkpointable job requeues itself and
+    resumes its run; the sweep needs no retry (retries: 0)."""
+    sweep = slurm_sweep(workdir, "preempt", [{"name": "fbank_no_cmvn"}], conditions=("demo",),
+                        folds=[3], epochs=20, retries=0)
+    expdir = workdir / "preempt" / "fbank_no_cmvn" / "demo" / "fold3"
+    result: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: result.update(
+        code=main(["-m", "sweep", "-c", str(sweep), "--launcher", "slurm"])))
+    thread.start()
+    try:
+        marker = wait_for_checkpoint(expdir)
+        job_id = marker["slurm_job_id"]
+        cluster.run("scancel", "--signal=USR2", job_id)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # SLURM holds a requeued job ~2 min: release it
+            state = cluster.run("squeue", "-h", "-j", job_id, "-o", "%T", check=False).stdout
+            if "PENDING" in state:
+                cluster.run("scontrol", "update", f"JobId={job_id}", "StartTime=now")
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"job {job_id} was not requeued")
+    finally:
+        thread.join()
+    assert result["code"] == 0
+    job = status(workdir / "preempt")["jobs"]["train/fbank_no_cmvn/demo/fold3/seed1337"]
+    assert job["state"] == "done" and job["attempts"] == 1  # requeued by SLURM, not resubmitted
+    log = Path(job["history"][0]["log"]).read_text() + Path(job["history"][0]["stderr"]).read_text()
+    assert "this job is preempted" in log and f"Requeued job {job_id}" in log
+    assert "resuming the interrupted run (attempt 2)" in log
