@@ -174,6 +174,14 @@ def build(spec: SweepSpec, workdir: str | Path = ".") -> Plan:
     groups: dict[tuple[str, str], list[list[str]]] = {}  # (upstream, corpus) -> extract commands
     trains: dict[tuple[str, str], list[str]] = {}  # (upstream, corpus) -> training node keys
     base = list(spec.overrides) + ([f"data.cache_dir={spec.cache_dir}"] if spec.cache_dir else [])
+    resolved: dict[tuple[str, tuple[str, ...]], Any] = {}  # upstreams share a fold's config
+
+    def config_of(condition: ConditionEntry, overrides: list[str]):
+        key = (condition.name, tuple(overrides))
+        if key not in resolved:
+            resolved[key] = _resolve(condition, overrides)[3]
+        return resolved[key]
+
     for condition in spec.conditions:
         overrides = base + list(condition.overrides)
         task, module, _, config = _resolve(condition, overrides)
@@ -189,7 +197,7 @@ def build(spec: SweepSpec, workdir: str | Path = ".") -> Plan:
                                                        if fold is not None else [])
                 common = common_u + _condition_args(task, condition, fold_overrides, spec.device)
                 groups.setdefault((entry.name, corpus), []).append(["-m", "extract", *common])
-                _, _, _, fold_config = _resolve(condition, fold_overrides)
+                fold_config = config_of(condition, fold_overrides)
                 for seed in spec.seeds:
                     run_dir = folder / (f"fold{fold}" if fold is not None else "")
                     if len(spec.seeds) > 1:
