@@ -209,6 +209,14 @@ def _mapping(value: Any, source: str, key: str) -> Mapping:
     return value
 
 
+def _known_keys(entry: Mapping, valid: Sequence[str], source: str, where: str) -> None:
+    """Refuse the first key of ``entry`` (at ``where``) that is not in ``valid``."""
+    unknown = sorted(set(entry) - set(valid))
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise _fail(source, key, f"unknown key (valid: {', '.join(valid)})")
+
+
 def _number(value: Any, source: str, key: str, positive: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise _fail(source, key, f"expected a number, got {value!r}")
@@ -247,19 +255,14 @@ def _parse_throughput(data: Any, source: str) -> Throughput:
     data = _mapping(data, source, "<top level>")
     if data.get("format", THROUGHPUT_FORMAT) != THROUGHPUT_FORMAT:
         raise _fail(source, "format", f"expected {THROUGHPUT_FORMAT!r}, got {data['format']!r}")
-    unknown = sorted(set(data) - {"format", "reference_device", "devices"})
-    if unknown:
-        raise _fail(source, unknown[0], "unknown key (valid: format, reference_device, devices)")
+    _known_keys(data, ("format", "reference_device", "devices"), source, "")
     if "devices" not in data:
         raise _fail(source, "devices", "missing")
     devices = {}
     for kind, entry in _mapping(data["devices"], source, "devices").items():
         where = f"devices.{kind}"
         entry = _mapping(entry, source, where)
-        unknown = sorted(set(entry) - {"machine", "extraction", "training"})
-        if unknown:
-            raise _fail(source, f"{where}.{unknown[0]}",
-                        "unknown key (valid: machine, extraction, training)")
+        _known_keys(entry, ("machine", "extraction", "training"), source, where)
         rtf, training, ext_prov, train_prov = {}, {}, None, None
         if "extraction" in entry:
             section = _mapping(entry["extraction"], source, f"{where}.extraction")
@@ -432,10 +435,7 @@ def load_corpora(path: str | Path | None = None) -> dict[str, CorpusDuration]:
     for name, entry in _mapping(data["corpora"], source, "corpora").items():
         where = f"corpora.{name}"
         entry = _mapping(entry, source, where)
-        unknown = sorted(set(entry) - CORPUS_KEYS)
-        if unknown:
-            raise _fail(source, f"{where}.{unknown[0]}",
-                        f"unknown key (valid: {', '.join(sorted(CORPUS_KEYS))})")
+        _known_keys(entry, sorted(CORPUS_KEYS), source, where)
         if "source" not in entry:
             raise _fail(source, f"{where}.source", "missing (every number needs its source)")
         if ("capped_hours" in entry) != ("cap_seconds" in entry):

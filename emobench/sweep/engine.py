@@ -44,7 +44,7 @@ class Engine:
     def mark_finished(self) -> dict[str, int]:
         """Skip finished training runs, and extractions nobody needs or that finished."""
         for key, node in self.plan.nodes.items():
-            if node.stage == "train" and run_finished(node):
+            if node.stage == "train" and run_finished(node.expdir, node.config_hash):
                 self.state[key] = "skipped"
         for key, node in self.plan.nodes.items():
             if node.stage != "extract":

@@ -237,11 +237,10 @@ def _order(item: tuple[str, Node]) -> tuple[int, str]:
     return (("extract", "train", "aggregate").index(item[1].stage), item[0])
 
 
-def run_finished(node: Node) -> bool:
+def run_finished(expdir: str | Path, config_hash: str | None) -> bool:
     """A training run is finished when its folder has scores.json and a done marker whose
-    config hash equals the node's."""
-    assert node.expdir is not None
-    folder = Path(node.expdir)
+    config hash is ``config_hash``."""
+    folder = Path(expdir)
     marker = folder / RUN_MARKER
     if not (folder / "scores.json").is_file() or not marker.is_file():
         return False
@@ -249,15 +248,15 @@ def run_finished(node: Node) -> bool:
         data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return data.get("status") == "done" and data.get("config_hash") == node.config_hash
+    return data.get("status") == "done" and data.get("config_hash") == config_hash
 
 
-def extract_done_marker(sweep_dir: Path, node: Node) -> Path:
-    return sweep_dir / "done" / (node.key.replace("/", "__") + ".json")
+def extract_done_marker(sweep_dir: Path, key: str) -> Path:
+    return sweep_dir / "done" / (key.replace("/", "__") + ".json")
 
 
 def extraction_finished(sweep_dir: Path, node: Node) -> bool:
-    marker = extract_done_marker(sweep_dir, node)
+    marker = extract_done_marker(sweep_dir, node.key)
     try:
         return json.loads(marker.read_text(encoding="utf-8")).get("config_hash") \
             == node.config_hash

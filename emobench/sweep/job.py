@@ -55,13 +55,10 @@ def _write_marker(expdir: Path, payload: dict[str, Any], status: str, attempt: i
 
 
 def train(payload: dict[str, Any]) -> None:
-    from emobench.sweep.graph import Node, run_finished
-    from emobench.sweep.spec import Resources
+    from emobench.sweep.graph import run_finished
 
     expdir = Path(payload["expdir"])
-    node = Node(payload["key"], "train", payload["commands"], Resources(),
-                expdir=str(expdir), config_hash=payload["config_hash"])
-    if run_finished(node):
+    if run_finished(expdir, payload["config_hash"]):
         print(f"{expdir}: finished earlier with the same config; nothing to do", flush=True)
         return
     previous = _marker(expdir)
@@ -79,14 +76,11 @@ def train(payload: dict[str, Any]) -> None:
 
 
 def extract(payload: dict[str, Any]) -> None:
-    from emobench.sweep.graph import Node, extract_done_marker
-    from emobench.sweep.spec import Resources
+    from emobench.sweep.graph import extract_done_marker
 
     for command in payload["commands"]:
         _run(command)
-    node = Node(payload["key"], "extract", payload["commands"], Resources(),
-                config_hash=payload["config_hash"])
-    io.write_json(extract_done_marker(Path(payload["sweep_dir"]), node),
+    io.write_json(extract_done_marker(Path(payload["sweep_dir"]), payload["key"]),
                   {"key": payload["key"], "config_hash": payload["config_hash"]})
 
 
