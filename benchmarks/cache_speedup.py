@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from emobench.cli import main as run
-from upstream import make_tiny
+from emobench.orchestration.cli import main as run
+from emobench.upstream import make_tiny
 
 
 def train(name: str, upstream: str, checkpoint: str | None, epochs: int, fold: int, cache: str,
@@ -60,7 +60,7 @@ def main() -> None:
     os.chdir(workdir)
     spec = make_tiny(args.upstream, workdir / "upstream.ckpt", full_size=True)
     # build the demo corpus once, outside the timings
-    from downstream.emotion.task import demo
+    from emobench.downstream.emotion.task import demo
     demo(Path("results/demo/emotion"))
 
     frames_s, frames = train("frames", args.upstream, spec.path, args.epochs, 1, "null",

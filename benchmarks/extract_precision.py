@@ -35,11 +35,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from downstream.pooling import pooled_statistics
-from downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
-from emobench import audio
-from upstream import build_upstream, make_tiny
-from upstream.cache import PRECISIONS
+from emobench.downstream.pooling import pooled_statistics
+from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.core import audio
+from emobench.upstream import build_upstream, make_tiny
+from emobench.upstream.cache import PRECISIONS
 
 
 def speech_clips(count: int, low: float, high: float, folder: Path) -> list[Path] | None:

@@ -30,7 +30,7 @@ these small operations were dominated by waiting for the second core.
     python benchmarks/train_cost.py --device cuda --out gpu.yaml
 
 ``--out`` merges the figures into a throughput file (configs/sweeps/throughput.yaml's format,
-read by emobench/sweep/cost.py) under ``devices.<device kind>.training`` (the section is
+read by emobench/orchestration/sweep/cost.py) under ``devices.<device kind>.training`` (the section is
 replaced whole; YAML comments of an existing file are not kept).
 """
 
@@ -52,18 +52,18 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from downstream.emotion.config import EmotionConfig
-from downstream.emotion.features import FeaturePath, PooledDataset
-from downstream.emotion.loss import class_balanced_weights, soft_label_loss
-from downstream.emotion.metrics import all_metrics
-from downstream.emotion.model import EmotionHead, EmotionModel
-from downstream.emotion.task import _scheduler, predict
-from emobench import io
-from emobench.sweep import cost
-from upstream import Featurizer, upstream_info
+from emobench.downstream.emotion.config import EmotionConfig
+from emobench.downstream.emotion.features import FeaturePath, PooledDataset
+from emobench.downstream.emotion.loss import class_balanced_weights, soft_label_loss
+from emobench.downstream.emotion.metrics import all_metrics
+from emobench.downstream.emotion.model import EmotionHead, EmotionModel
+from emobench.downstream.emotion.task import _scheduler, predict
+from emobench.core import io
+from emobench.orchestration.sweep import cost, throughput, work
+from emobench.upstream import Featurizer, upstream_info
 
 # EMO-SUPERB's 16 rows (the paper's Table 2): nine distinct L x D shapes
-DEFAULT = list(cost.EMO_SUPERB_UPSTREAMS)
+DEFAULT = list(work.EMO_SUPERB_UPSTREAMS)
 
 
 def pooled_dataset(n: int, layers: int, dim: int, classes: int, seed: int) -> PooledDataset:
@@ -165,7 +165,7 @@ def main() -> None:
                         help="words for the machine in the provenance (default: platform)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    device = cost.device_kind(args.device)
+    device = throughput.device_kind(args.device)
     load_before = os.getloadavg()[0]
     by_shape: dict[tuple[int, int], dict] = {}
     rows = {}
@@ -210,7 +210,7 @@ def main() -> None:
         keep = ("train_per_utt_epoch", "eval_per_utt", "per_epoch")
         seconds = {name: {int(b): {k: row[k] for k in keep} for b, row in per_batch.items()}
                    for name, per_batch in rows.items()}
-        cost.merge_measurements(args.out, device, "training", provenance, seconds)
+        throughput.merge_measurements(args.out, device, "training", provenance, seconds)
         print(f"wrote devices.{device}.training of {args.out}")
 
 

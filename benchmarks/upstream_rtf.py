@@ -11,7 +11,7 @@ row per upstream and, as the last line, a JSON object.
 
 Real-time factor (RTF) = extraction seconds / audio seconds (below 1: faster than real time).
 On CUDA the clock is read after ``torch.cuda.synchronize()``. ``--out FILE`` merges the RTFs into
-a throughput file (configs/sweeps/throughput.yaml's format, read by emobench/sweep/cost.py for
+a throughput file (configs/sweeps/throughput.yaml's format, read by emobench/orchestration/sweep/cost.py for
 ``run_downstream.py -m sweep --dry-run``) under ``devices.<device kind>.extraction``, where the
 device kind is ``cpu-<cores>core`` or ``cuda-<GPU name>``; the section is replaced whole.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from upstream import build_upstream, make_tiny, upstream_info
+from emobench.upstream import build_upstream, make_tiny, upstream_info
 
 DEFAULT = ["fbank", "apc_960hr", "wavlm_large", "hubert_large_ll60k"]
 
@@ -92,9 +92,9 @@ def main() -> None:
     print(json.dumps({"benchmark": "upstream_rtf", "device": args.device,
                       "threads": args.threads, "peak_rss_mb": round(peak_mb), "results": rows}))
     if args.out:
-        from emobench.sweep import cost
+        from emobench.orchestration.sweep import cost, throughput
 
-        kind = cost.device_kind(args.device)
+        kind = throughput.device_kind(args.device)
         machine = f"{platform.machine()}, {os.cpu_count()} cores" + (
             f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
         provenance = {
@@ -104,7 +104,7 @@ def main() -> None:
             "method": (f"real-time factor of one {args.seconds:g}-s clip, per-utterance, best "
                        f"of {args.repeats} after a warm-up, full-size architectures with "
                        f"random weights, {args.threads} torch threads, device {args.device}")}
-        cost.merge_measurements(args.out, kind, "extraction", provenance,
+        throughput.merge_measurements(args.out, kind, "extraction", provenance,
                                 {row["upstream"]: row["rtf"] for row in rows})
         print(f"wrote devices.{kind}.extraction of {args.out}")
 

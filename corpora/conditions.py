@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from corpora import partitions
-from emobench.errors import UserError
-from emobench.experiment import REPO_ROOT
-from emobench.registry import Registry
+from emobench.corpora import partitions
+from emobench.core.errors import UserError
+from emobench.core.resources import data_dir
+from emobench.core.registry import Registry
 
 SPLITS = ("train", "dev", "test")
 # count keys accepted by check_fold_counts: ours and EMO-SUPERB's Split_Set names
@@ -51,12 +51,12 @@ class Condition:
 
     @property
     def config(self) -> str:
-        """The config file, relative to the repository root."""
+        """The config file, relative to the configs folder's parent (the repository root)."""
         return f"configs/emotion/{self.name}.yaml"
 
     @property
     def config_path(self) -> Path:
-        return REPO_ROOT / self.config
+        return data_dir("configs") / "emotion" / f"{self.name}.yaml"
 
     @property
     def partition(self) -> str:

@@ -8,7 +8,7 @@ fear, happiness, neutral, sadness) and ``fileName`` names the clip
 gives each actor's sex (``ActorID``, ``Sex``).
 
 The label of a clip is the vote fraction per class of one modality, smoothed like EMO-SUPERB's
-(``downstream.emotion.labels.smooth``), in EMO-SUPERB's class order (angry, sad, disgust, fear,
+(``emobench.corpora.emotion_labels.smooth``), in EMO-SUPERB's class order (angry, sad, disgust, fear,
 neutral, happy). ``modality="voice"`` (the default) uses the voice-only votes, those of raters
 who only heard the clip, as EMO-SUPERB does; ``"audiovisual"`` and ``"face"`` use the others.
 
@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from corpora import partitions
-from emobench import io
-from emobench.errors import LabelFileError, UserError
-from emobench.experiment import LOG
-from downstream.emotion.labels import smooth
+from emobench.corpora import partitions
+from emobench.core import io
+from emobench.core.errors import LabelFileError, UserError
+from emobench.core.experiment import LOG
+from emobench.corpora.emotion_labels import smooth
 
 VOTES = {"A": "angry", "D": "disgust", "F": "fear", "H": "happy", "N": "neutral", "S": "sad"}
 CLASSES = ["angry", "sad", "disgust", "fear", "neutral", "happy"]  # EMO-SUPERB's order

@@ -25,7 +25,7 @@ Label simulation
     probability ``0.3 + 0.6 * intensity``, otherwise one drawn from a
     confusion row favouring plausible neighbours (angry<->happy: high arousal,
     sad<->neutral: low arousal).  Vote fractions are smoothed as in
-    EMO-SUPERB (:func:`downstream.emotion.labels.smooth`) and written as soft labels.
+    EMO-SUPERB (:func:`emobench.corpora.emotion_labels.smooth`) and written as soft labels.
 
 Label conditions (folders next to ``audio/``, in the spirit of EMO-SUPERB's Primary/Secondary
 label sets: same utterances, same raters, different label sets)
@@ -33,7 +33,7 @@ label sets: same utterances, same raters, different label sets)
     ``arousal/``: two classes ``high`` (angry + happy) and ``low`` (sad + neutral), see
     :data:`AROUSAL`.  The fraction of a class is the sum of the vote fractions of its member
     classes, taken from the same votes as ``labels/``, and is then smoothed with the same
-    :func:`~downstream.emotion.labels.smooth` for C = 2: ``0.95 p + 0.05 (1 - p)``, i.e. a
+    :func:`~emobench.corpora.emotion_labels.smooth` for C = 2: ``0.95 p + 0.05 (1 - p)``, i.e. a
     unanimous 6/6 vote gives 0.95 / 0.05 and the whole smoothing mass goes to the one other
     class, exactly as EMO-SUPERB's formula gives for two classes (each row still sums to 1).
     Smoothing acts on the 2-class fractions; it is not the sum of the smoothed 4-class labels
@@ -50,29 +50,26 @@ Splits
     In ``labels_consensus_<k>.csv`` group ``k`` is Test, group ``k % 5 + 1``
     Development, the rest Train.
 
-The corpus is built in a temporary sibling directory and renamed into place;
-``MANIFEST.json`` (version, seed, parameters, file count, sha256 over all
-files) decides whether an existing corpus may be reused.
+The corpus is built in a temporary sibling directory and renamed into place
+(:mod:`emobench.corpora.atomic_build`); ``MANIFEST.json`` (version, seed,
+parameters, file count, sha256 over all files) decides whether an existing
+corpus may be reused.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import operator
 import os
-import re
-import secrets
-import shutil
-import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from downstream.emotion.labels import smooth
+from emobench.corpora.atomic_build import build_atomically, files_digest
+from emobench.corpora.emotion_labels import smooth
 
 CLASSES = ("angry", "sad", "neutral", "happy")
 SAMPLE_RATE = 16000
@@ -84,7 +81,6 @@ AROUSAL = {"high": ("angry", "happy"), "low": ("sad", "neutral")}
 CONDITIONS = ("labels", "arousal")  # label folders of the corpus (data.condition of --demo)
 _ENTRIES = {"audio", *CONDITIONS, "MANIFEST.json"}  # everything a corpus folder holds
 _SPLITS = {"train": "Train", "dev": "Development", "test": "Test"}
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]  # tags temporaries
 
 # Per class: pitch shift (st), pitch range (st), level (dB), syllable rate (Hz),
 # breathiness (noise share), spectral tilt (dB/octave), formant scale.
@@ -251,13 +247,6 @@ def _write_condition(folder: Path, classes: Sequence[str], description: str,
                 writer.writerow([name, *soft, spk_id, gender, _split_of(group, fold)])
 
 
-def _digest(root: Path, names: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for name in names:
-        h.update(name.encode() + b"\0" + hashlib.sha256((root / name).read_bytes()).digest())
-    return h.hexdigest()
-
-
 def _write_corpus(root: Path, seed: int, params: dict[str, int]) -> dict[str, object]:
     """Write audio, label files and MANIFEST.json into ``root``; return the manifest."""
     (root / "audio").mkdir(parents=True)
@@ -285,7 +274,7 @@ def _write_corpus(root: Path, seed: int, params: dict[str, int]) -> dict[str, ob
     names = _file_names(params)
     manifest: dict[str, object] = {"generator": __name__, "version": VERSION, "seed": seed,
                                    "params": params, "file_count": len(names),
-                                   "sha256": _digest(root, names)}
+                                   "sha256": files_digest(root, names)}
     (root / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
@@ -297,67 +286,9 @@ def _reusable(root: Path, seed: int, params: dict[str, int]) -> bool:
         names = _file_names(params)
         return (manifest.get("version") == VERSION and manifest.get("seed") == seed
                 and manifest.get("params") == params and manifest.get("file_count") == len(names)
-                and manifest.get("sha256") == _digest(root, names))
+                and manifest.get("sha256") == files_digest(root, names))
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: existence check only, nothing is sent
-    except ProcessLookupError:
-        return False
-    except OSError:
-        pass
-    return True
-
-
-def _sibling(root: Path, kind: str, pid: int) -> Path:
-    """Temporary sibling ``.<name>.<kind>-<host>-<pid>-<random>`` of ``root``."""
-    return root.with_name(f".{root.name}.{kind}-{_HOST}-{pid}-{secrets.token_hex(4)}")
-
-
-def _remove_stale_temporaries(root: Path) -> None:
-    """Delete leftovers of interrupted builds whose builder (on this host) is gone."""
-    pattern = re.compile(re.escape(f".{root.name}.") + r"(?:building|old)-(\w{8})-([1-9]\d*)-")
-    for entry in root.parent.iterdir():
-        match = pattern.match(entry.name)
-        if (match and match.group(1) == _HOST and entry.is_dir()
-                and not _pid_alive(int(match.group(2)))):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def build_atomically(root: Path, entries: set[str], reusable: Callable[[], bool],
-                     write: Callable[[Path], object]) -> None:
-    """Build a corpus folder in a temporary sibling and rename it into place.
-
-    Nothing happens when ``reusable()`` (the MANIFEST matches); a folder holding anything but
-    ``entries`` is refused; a concurrent build that finished first wins; an interrupted build
-    leaves only a temporary that the next build removes.
-    """
-    if reusable():
-        return
-    if root.exists() and (not root.is_dir() or not {p.name for p in root.iterdir()} <= entries):
-        raise FileExistsError(f"{root} exists and is not a demo corpus; not replacing it")
-    root.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(root)
-    tmp = _sibling(root, "building", os.getpid())
-    tmp.mkdir()
-    try:
-        write(tmp)
-        if reusable():  # a concurrent build finished first
-            shutil.rmtree(tmp)
-            return
-        if root.exists():
-            old = _sibling(root, "old", os.getpid())
-            os.rename(root, old)
-            os.rename(tmp, root)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def build(root: str | os.PathLike, seed: int = 0, *, speakers: int = 10,

@@ -98,7 +98,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from corpora.demo_emotion import _digest, build_atomically
+from emobench.corpora.atomic_build import build_atomically, files_digest
 
 EMOTIONS = ("Awe", "Excitement", "Amusement", "Awkwardness", "Fear", "Horror", "Distress",
             "Triumph", "Sadness", "Surprise")
@@ -313,7 +313,7 @@ def _write_corpus(root: Path, seed: int, params: dict[str, object]) -> dict[str,
     names = _file_names(seed, params)
     manifest: dict[str, object] = {"generator": __name__, "version": VERSION, "seed": seed,
                                    "params": params, "file_count": len(names),
-                                   "sha256": _digest(root, names)}
+                                   "sha256": files_digest(root, names)}
     (root / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
 
@@ -325,7 +325,7 @@ def _reusable(root: Path, seed: int, params: dict[str, object]) -> bool:
         names = _file_names(seed, params)
         return (manifest.get("version") == VERSION and manifest.get("seed") == seed
                 and manifest.get("params") == params and manifest.get("file_count") == len(names)
-                and manifest.get("sha256") == _digest(root, names))
+                and manifest.get("sha256") == files_digest(root, names))
     except (OSError, ValueError, AttributeError):
         return False
 

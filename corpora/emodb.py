@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from corpora import partitions
-from emobench import io
-from emobench.errors import UserError
-from emobench.experiment import LOG
-from downstream.emotion.labels import smooth
+from emobench.corpora import partitions
+from emobench.core import io
+from emobench.core.errors import UserError
+from emobench.core.experiment import LOG
+from emobench.corpora.emotion_labels import smooth
 
 CODES = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy",
          "T": "sad", "N": "neutral"}

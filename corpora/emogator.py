@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from corpora import partitions
-from emobench import io
-from emobench.errors import LabelFileError, UserError
-from emobench.experiment import LOG
+from emobench.corpora import partitions
+from emobench.core import io
+from emobench.core.errors import LabelFileError, UserError
+from emobench.core.experiment import LOG
 
 AUDIO_DIR = "mp3"
 AUDIO_EXT = ".mp3"

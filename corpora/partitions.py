@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from emobench.errors import UserError
-from emobench.experiment import REPO_ROOT
+from emobench.core.errors import UserError
+from emobench.core.resources import data_dir
 
-PARTITIONS = REPO_ROOT / "partitions"
+PARTITIONS = data_dir("partitions")
 
 
 def load(corpus: str) -> dict[str, Any]:

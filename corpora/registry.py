@@ -3,11 +3,11 @@
 Options are keyword arguments of the recipe, given on the command line as ``-o key=value``.
 """
 
-from emobench.registry import Registry
+from emobench.core.registry import Registry
 
 RECIPES = Registry("recipe")
-RECIPES.register("emodb", "corpora.emodb:prepare")
-RECIPES.register("crema_d", "corpora.crema_d:prepare")
-RECIPES.register("emogator", "corpora.emogator:prepare")
-RECIPES.register("exvo_support", "downstream.exvo.support:prepare",
+RECIPES.register("emodb", "emobench.corpora.emodb:prepare")
+RECIPES.register("crema_d", "emobench.corpora.crema_d:prepare")
+RECIPES.register("emogator", "emobench.corpora.emogator:prepare")
+RECIPES.register("exvo_support", "emobench.corpora.exvo_support:prepare",
                  description="few-shot support sets (Subject_ID,File_ID) from a data_info.csv")

@@ -6,15 +6,15 @@ its demo corpus) and ``SELECTION`` (the validation split, metric and direction t
 ``--seeds`` uses to pick the best seed).
 """
 
-from emobench.registry import Registry
+from emobench.core.registry import Registry
 
 TASKS = Registry("task")
-TASKS.register("emotion", "downstream.emotion.task",
+TASKS.register("emotion", "emobench.downstream.emotion.task",
                description="EMO-SUPERB soft-label emotion recognition (threshold macro-F1)")
-TASKS.register("exvo_mtl", "downstream.exvo.task", aliases=("exvo_multitask",),
+TASKS.register("exvo_mtl", "emobench.downstream.exvo.task", aliases=("exvo_multitask",),
                description="ICML ExVo 2022 multitask on HUME-VB: 10 intensities (CCC), age "
                            "(MAE), country (UAR), S_MTL")
-TASKS.register("exvo_fewshot", "downstream.exvo.fewshot_task",
+TASKS.register("exvo_fewshot", "emobench.downstream.exvo.fewshot_task",
                description="ICML ExVo 2022 few-shot: per-speaker personalisation from k support "
                            "clips, query CCC")
 

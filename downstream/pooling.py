@@ -18,11 +18,11 @@ from typing import Sequence
 
 import torch
 
-from emobench.audio import AudioError
-from emobench.experiment import LOG
-from downstream.waveforms import WaveformDataset
-from upstream import Featurizer, FrozenUpstream
-from upstream.cache import (PREFETCH, CacheSpec, PooledCache, audio_keys, load_batch, pool,
+from emobench.core.audio import AudioError
+from emobench.core.experiment import LOG
+from emobench.downstream.waveforms import WaveformDataset
+from emobench.upstream import Featurizer, FrozenUpstream
+from emobench.upstream.cache import (PREFETCH, CacheSpec, PooledCache, audio_keys, load_batch, pool,
                             prefetched)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from emobench import audio
+from emobench.core import audio
 
 
 @dataclass(frozen=True)

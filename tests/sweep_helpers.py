@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from emobench import tables
-from emobench.cli import main
-from emobench.experiment import REPO_ROOT
+from emobench.orchestration import tables
+from emobench.orchestration.cli import main
+from emobench.core.resources import CHECKOUT as REPO_ROOT
 
 CONDITIONS = {
     "demo": str(REPO_ROOT / "configs" / "emotion" / "demo.yaml"),

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corpora import partitions
-from downstream.emotion import audit as audit_module
-from downstream.emotion.audit import audit, fold_names, partition_spec, summary
-from downstream.emotion.labels import LabelFileError
-from emobench import scores
-from emobench.cli import main
-from emobench.config import ConfigError
-from emobench.experiment import REPO_ROOT
+from emobench.corpora import partitions
+from emobench.downstream.emotion import audit as audit_module
+from emobench.downstream.emotion.audit import audit, fold_names, partition_spec, summary
+from emobench.corpora.emotion_labels import LabelFileError
+from emobench.core import scores
+from emobench.orchestration.cli import main
+from emobench.core.config import ConfigError
+from emobench.core.resources import CHECKOUT as REPO_ROOT
 from helpers_labels import CLASSES, DEFAULT_ROWS, write_corpus, write_csv, write_wav, with_row
 
 # Four utterances per speaker; every class is a majority somewhere. Fold 1: spk1 train,
@@ -251,7 +251,7 @@ def test_cli_audit_user_errors(clean, tmp_path: Path, capsys) -> None:
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
     """A small demo corpus (10 speakers x 8 utterances, corpora/demo_emotion.py) in a tmp cwd."""
-    from corpora import demo_emotion
+    from emobench.corpora import demo_emotion
 
     path = tmp_path_factory.mktemp("audit_train")
     with pytest.MonkeyPatch.context() as mp:

@@ -21,9 +21,9 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from corpora import conditions, partitions
-from downstream.emotion.audit import LEAK_KINDS, audit, fold_names, partition_spec
-from downstream.emotion.labels import LabelFileError, read_labels
+from emobench.corpora import conditions, partitions
+from emobench.downstream.emotion.audit import LEAK_KINDS, audit, fold_names, partition_spec
+from emobench.corpora.emotion_labels import LabelFileError, read_labels
 from helpers_labels import SPLIT_NAMES, write_config, write_csv, write_wav
 
 NAMES = conditions.names()

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from corpora import conditions, partitions
-from downstream.emotion.config import EmotionConfig
-from emobench.config import load_yaml, resolve
-from emobench.errors import UserError
-from emobench.experiment import REPO_ROOT
-from emobench.registry import UnknownNameError
+from emobench.corpora import conditions, partitions
+from emobench.downstream.emotion.config import EmotionConfig
+from emobench.core.config import load_yaml, resolve
+from emobench.core.errors import UserError
+from emobench.core.resources import CHECKOUT as REPO_ROOT
+from emobench.core.registry import UnknownNameError
 
 # PROTOCOLS.md section 2 and EMO-SUPERB's reference configs:
 # name: (epochs, batch, scheduler, warmup steps, classes, folds)

@@ -1,4 +1,4 @@
-"""emobench.config (defaults <- file <- overrides, typed, safe) and emobench.cli user errors.
+"""emobench.core.config (defaults <- file <- overrides, typed, safe) and emobench.orchestration.cli user errors.
 
 User errors must reach the command line as ``error: ...`` on stderr with exit code 2, naming
 the bad key, name or file and, where one is near, the valid one ("did you mean").
@@ -15,13 +15,13 @@ from typing import Literal
 import pytest
 import yaml
 
-from emobench import config as config_module
-from emobench import registry as registry_module
-from emobench.cli import main
-from emobench.config import ConfigError, load_yaml, parse_overrides, resolve
-from emobench.errors import UserError
-from emobench.experiment import LOG
-from downstream.emotion.config import EmotionConfig
+from emobench.core import config as config_module
+from emobench.core import registry as registry_module
+from emobench.orchestration.cli import main
+from emobench.core.config import ConfigError, load_yaml, parse_overrides, resolve
+from emobench.core.errors import UserError
+from emobench.core.experiment import LOG
+from emobench.downstream.emotion.config import EmotionConfig
 
 # --------------------------------------------------------------------------- resolve: layering
 

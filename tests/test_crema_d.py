@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corpora import partitions
-from corpora.crema_d import (CLASSES, DEMOGRAPHICS, VOTE_TABLE, VOTES, compare_labels, majority,
+from emobench.corpora import partitions
+from emobench.corpora.crema_d import (CLASSES, DEMOGRAPHICS, VOTE_TABLE, VOTES, compare_labels, majority,
                              prepare)
-from corpora.registry import RECIPES
-from downstream.emotion.labels import read_labels
-from emobench.audio import num_frames
-from emobench.cli import main
-from emobench.errors import UserError
+from emobench.corpora.registry import RECIPES
+from emobench.corpora.emotion_labels import read_labels
+from emobench.core.audio import num_frames
+from emobench.orchestration.cli import main
+from emobench.core.errors import UserError
 
 EXPECTED = {1: (4509, 1470, 1463), 2: (4496, 1476, 1470), 3: (4490, 1476, 1476),
             4: (4409, 1557, 1476), 5: (4422, 1463, 1557)}

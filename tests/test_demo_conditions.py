@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emobench import scores
-from emobench.cli import main
-from emobench.config import ConfigError
-from downstream.emotion import task
+from emobench.core import scores
+from emobench.orchestration.cli import main
+from emobench.core.config import ConfigError
+from emobench.downstream.emotion import task
 
 CONFIGS = Path(__file__).parents[1] / "configs" / "emotion"
 

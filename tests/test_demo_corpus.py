@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from corpora import demo_emotion
-from corpora.demo_emotion import AROUSAL, CLASSES, build
-from downstream.emotion.labels import smooth
+from emobench.corpora import atomic_build, demo_emotion
+from emobench.corpora.demo_emotion import AROUSAL, CLASSES, build
+from emobench.corpora.emotion_labels import smooth
 
 SMALL = {"speakers": 10, "utterances_per_speaker": 3}
 COLUMNS = ["FileName", *CLASSES, "SpkrID", "Gender", "Split_Set"]
@@ -148,7 +148,7 @@ def test_old_version_is_rebuilt_with_arousal(tmp_path: Path) -> None:
     old_names = [n for n in demo_emotion._file_names(
         {"speakers": 10, "utterances_per_speaker": 3, "raters": 6}) if not n.startswith("arousal/")]
     manifest = {**_manifest(root), "version": "demo_emotion-1", "file_count": len(old_names),
-                "sha256": demo_emotion._digest(root, old_names)}
+                "sha256": atomic_build.files_digest(root, old_names)}
     (root / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     assert build(root, 0, **SMALL) == root / "labels"
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == current
@@ -190,7 +190,7 @@ def test_leftover_temporary_is_never_reused(tmp_path: Path) -> None:
     build(reference, 0, **SMALL)
     # Leftovers holding an incomplete copy (one wav missing): of a dead builder on this
     # host (removed), and of an unknown builder (kept, but never used either).
-    dead = demo_emotion._sibling(root, "building", 999_999_999)
+    dead = atomic_build.sibling(root, "building", 999_999_999)
     foreign = tmp_path / ".corpus.building-elsewhere"
     for leftover in (dead, foreign):
         shutil.copytree(reference, leftover)

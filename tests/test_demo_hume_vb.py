@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from corpora import demo_hume_vb
-from corpora.demo_hume_vb import COUNTRIES, EMOTIONS, build
+from emobench.corpora import demo_hume_vb
+from emobench.corpora.demo_hume_vb import COUNTRIES, EMOTIONS, build
 
 SMALL = {"speakers_per_country": 4, "bursts_per_speaker": 3}
 COLUMNS = ["File_ID", "Split", "Subject_ID", "Country", "Age", *EMOTIONS]

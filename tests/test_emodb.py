@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from corpora.emodb import CLASSES, prepare
-from downstream.emotion.labels import read_labels
-from emobench import scores
-from emobench.cli import main
-from emobench.experiment import REPO_ROOT
+from emobench.corpora.emodb import CLASSES, prepare
+from emobench.corpora.emotion_labels import read_labels
+from emobench.core import scores
+from emobench.orchestration.cli import main
+from emobench.core.resources import CHECKOUT as REPO_ROOT
 
 
 @pytest.fixture(scope="module")

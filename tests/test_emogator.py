@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corpora import partitions
-from corpora.emogator import AUDIO_DIR, AUDIO_EXT, categories, prepare, split_speakers
-from corpora.registry import RECIPES
-from downstream.exvo.labels import read_data_info
-from emobench.cli import main
-from emobench.errors import LabelFileError, UserError
+from emobench.corpora import partitions
+from emobench.corpora.emogator import AUDIO_DIR, AUDIO_EXT, categories, prepare, split_speakers
+from emobench.corpora.registry import RECIPES
+from emobench.corpora.exvo_labels import read_data_info
+from emobench.orchestration.cli import main
+from emobench.core.errors import LabelFileError, UserError
 
 NAMES = ["Adoration", "Amusement", "Anger", "Awe", "Confusion", "Contempt", "Contentment",
          "Desire", "Disappointment", "Disgust", "Distress", "Ecstasy", "Elation", "Embarrassment",

@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 
-from emobench import scores
-from emobench.cli import main
+from emobench.core import scores
+from emobench.orchestration.cli import main
 
 EPOCHS = 8
 
@@ -126,8 +126,8 @@ def test_layer_and_normalize_flags_are_recorded(workdir):
 
 
 def test_the_test_split_is_never_read_during_training(workdir, monkeypatch):
-    import downstream.emotion.task as task
-    from emobench import audio
+    import emobench.downstream.emotion.task as task
+    from emobench.core import audio
 
     phase, loaded = ["training"], []
     real_load, real_evaluate = audio.load, task.evaluate_checkpoint
@@ -155,7 +155,7 @@ def test_the_test_split_is_never_read_during_training(workdir, monkeypatch):
 def test_pooled_and_frame_paths_train_the_same_model(workdir, tmp_path, standardize):
     """Per-layer time-means (the default path) vs the upstream on every batch, same seed and
     batch order, on a tiny multi-layer upstream so that the layer weights are really learned."""
-    from upstream import make_tiny
+    from emobench.upstream import make_tiny
 
     spec = make_tiny("wavlm_large", tmp_path / "wavlm.ckpt")
     runs = {}
@@ -182,9 +182,9 @@ def test_nonlinear_head_runs_on_the_frames_path(workdir):
     result = scores.read(run / "scores.json")
     assert result["feature_path"] == "frames"
     assert "nonlinear before the pooling" in (run / "log.log").read_text()
-    from downstream.emotion.config import EmotionConfig
-    from downstream.emotion.task import check
-    from emobench.config import ConfigError, resolve
+    from emobench.downstream.emotion.config import EmotionConfig
+    from emobench.downstream.emotion.task import check
+    from emobench.core.config import ConfigError, resolve
 
     config = resolve(EmotionConfig, {"data": {"label_dir": "x", "audio_root": "y"}},
                      "model.head=cnn_self_attention,,train.feature_path=pooled,,train.epochs=1")

@@ -19,13 +19,13 @@ import pytest
 import soundfile as sf
 import torch
 
-from downstream.pooling import feature_cache, fill_cache, pooled_statistics
-from downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
-from emobench.audio import AudioError
-from emobench.errors import UserError
-from upstream import build_upstream, make_tiny
-from upstream import cache as cache_module
-from upstream.cache import CacheSpec, PooledCache, autocast, prefetched
+from emobench.downstream.pooling import feature_cache, fill_cache, pooled_statistics
+from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.core.audio import AudioError
+from emobench.core.errors import UserError
+from emobench.upstream import build_upstream, make_tiny
+from emobench.upstream import cache as cache_module
+from emobench.upstream.cache import CacheSpec, PooledCache, autocast, prefetched
 
 CPU = torch.device("cpu")
 SPEC = CacheSpec("wavlm_large", "a" * 64, False, False, 16_000, 10.0, 0.0, 1.0)
@@ -255,8 +255,8 @@ def _folders(cache: Path) -> dict[str, str]:
 def test_the_config_key_reaches_every_task(tmp_path, monkeypatch, capsys):
     """data.extract_precision through the command line: -m extract of the emotion task and both
     ExVo tasks, and emotion training with the statistics in memory (data.cache_dir=null)."""
-    from corpora import demo_hume_vb
-    from emobench.cli import main
+    from emobench.corpora import demo_hume_vb
+    from emobench.orchestration.cli import main
     from helpers_labels import write_corpus
 
     monkeypatch.chdir(tmp_path)

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emobench import scores
-from emobench.cli import main
-from corpora import demo_hume_vb
-from downstream.exvo.labels import EMOTIONS
-from downstream.exvo.outputs import SUBMISSION_COLUMNS
+from emobench.core import scores
+from emobench.orchestration.cli import main
+from emobench.corpora import demo_hume_vb
+from emobench.corpora.exvo_labels import EMOTIONS
+from emobench.downstream.exvo.outputs import SUBMISSION_COLUMNS
 
 
 @pytest.fixture(scope="module")

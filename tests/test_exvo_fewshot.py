@@ -12,15 +12,15 @@ import pytest
 import torch
 import yaml
 
-from emobench import scores
-from emobench.cli import main
-from corpora import demo_hume_vb
-from downstream.exvo import support as support_sets
-from downstream.exvo.adapt import FewShotModel, finetune_model
-from downstream.exvo.fewshot_config import AdaptConfig
-from downstream.exvo.fewshot_task import fewshot_predict
-from downstream.exvo.labels import read_data_info
-from upstream.featurizer import Featurizer
+from emobench.core import scores
+from emobench.orchestration.cli import main
+from emobench.corpora import demo_hume_vb
+from emobench.corpora import exvo_support as support_sets
+from emobench.downstream.exvo.adapt import FewShotModel, finetune_model
+from emobench.downstream.exvo.fewshot_config import AdaptConfig
+from emobench.downstream.exvo.fewshot_task import fewshot_predict
+from emobench.corpora.exvo_labels import read_data_info
+from emobench.upstream.featurizer import Featurizer
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_a_user_support_file_is_used_as_given(small: Path, workdir: Path):
 @pytest.mark.slow
 def test_real_emogator_bursts_run_the_few_shot_protocol(test_data: Path, workdir: Path):
     """EmoGator (real vocal bursts, 30 one-hot categories): a speaker-independent subset."""
-    from emobench.cli import main as cli
+    from emobench.orchestration.cli import main as cli
 
     source = test_data / "emogator"
     prepared = workdir / "emogator"

@@ -1,4 +1,4 @@
-"""downstream.exvo.labels: reading and validating HUME-VB data_info.csv (tiny corpora in tmp_path)."""
+"""emobench.corpora.exvo_labels: reading and validating HUME-VB data_info.csv (tiny corpora in tmp_path)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from downstream.exvo.labels import COUNTRIES, EMOTIONS, SPLITS, ExVoTable, read_data_info
-from emobench.errors import LabelFileError
+from emobench.corpora.exvo_labels import COUNTRIES, EMOTIONS, SPLITS, ExVoTable, read_data_info
+from emobench.core.errors import LabelFileError
 
 HEADER = ["File_ID", "Split", "Subject_ID", "Country", "Age", *EMOTIONS]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, mean_absolute_error, recall_score
 
-from downstream.exvo.metrics import all_metrics, ccc, mae, per_emotion_ccc, s_mtl, uar
+from emobench.downstream.exvo.metrics import all_metrics, ccc, mae, per_emotion_ccc, s_mtl, uar
 
 audmetric = pytest.importorskip("audmetric")
 

@@ -1,4 +1,4 @@
-"""downstream.exvo.support: support / query split files of the ExVo few-shot track."""
+"""emobench.corpora.exvo_support: support / query split files of the ExVo few-shot track."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from downstream.exvo.labels import EMOTIONS, ExVoTable, read_data_info
-from downstream.exvo.support import (SupportSets, make_support, prepare, queries, read_support,
+from emobench.corpora.exvo_labels import EMOTIONS, ExVoTable, read_data_info
+from emobench.corpora.exvo_support import (SupportSets, make_support, prepare, queries, read_support,
                                      write_support)
-from emobench.errors import LabelFileError
+from emobench.core.errors import LabelFileError
 
 HEADER = ["File_ID", "Split", "Subject_ID", "Country", "Age", *EMOTIONS]
 # speaker -> (Split, labelled clips, unlabelled clips)
@@ -223,7 +223,7 @@ def test_read_splits(tmp_path: Path, table: ExVoTable) -> None:
 
 
 def test_prepare_writes_the_file(tmp_path: Path) -> None:
-    from corpora.demo_hume_vb import build
+    from emobench.corpora.demo_hume_vb import build
 
     source = build(tmp_path / "corpus", 0, speakers_per_country=4, bursts_per_speaker=6)
     written = prepare(source, tmp_path / "splits")  # a new folder

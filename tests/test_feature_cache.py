@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from emobench.experiment import REPO_ROOT
-from upstream import make_tiny
-from upstream.cache import CacheSpec
+from emobench.core.resources import CHECKOUT as REPO_ROOT
+from emobench.upstream import make_tiny
+from emobench.upstream.cache import CacheSpec
 
 RUN = [sys.executable, str(REPO_ROOT / "run_downstream.py")]
 SPEC = CacheSpec("wavlm_large", "a" * 64, False, False, 16_000, 10.0, 0.0, 1.0)
@@ -89,8 +89,8 @@ def test_killed_extraction_resumes_to_the_same_cache_and_shards_partition_it(apc
 
 
 def test_training_from_the_cache_equals_training_in_memory(tmp_path, monkeypatch):
-    from emobench import scores
-    from emobench.cli import main
+    from emobench.core import scores
+    from emobench.orchestration.cli import main
 
     monkeypatch.chdir(tmp_path)
     spec = make_tiny("wavlm_large", tmp_path / "wavlm.ckpt")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from emobench import scores
-from emobench.cli import main
-from corpora import demo_emotion
+from emobench.core import scores
+from emobench.orchestration.cli import main
+from emobench.corpora import demo_emotion
 
 DEMO_CONFIG = Path(__file__).parents[1] / "configs" / "emotion" / "demo.yaml"
 

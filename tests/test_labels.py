@@ -1,4 +1,4 @@
-"""downstream.emotion.labels: EMO-SUPERB label folders read as released, every problem reported.
+"""emobench.corpora.emotion_labels: EMO-SUPERB label folders read as released, every problem reported.
 
 Each bad-input test corrupts one thing in a tiny valid fold (tests/helpers_labels.py) and checks
 that ``read_labels`` raises :class:`LabelFileError` naming the file and, for row problems, the CSV
@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emobench import audio as audio_module
-from emobench.audio import AudioError, resolve_in_root
-from emobench.errors import UserError
-from downstream.emotion import labels as labels_module
-from downstream.emotion.labels import (LabelFileError, read_corpus_config, read_labels,
+from emobench.core import audio as audio_module
+from emobench.core.audio import AudioError, resolve_in_root
+from emobench.core.errors import UserError
+from emobench.corpora import emotion_labels as labels_module
+from emobench.corpora.emotion_labels import (LabelFileError, read_corpus_config, read_labels,
                                        smooth)
 from helpers_labels import (CLASSES, DEFAULT_ROWS, SPLIT_NAMES, write_config, write_corpus,
                             write_csv, write_wav, with_row)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from sklearn.metrics import f1_score
 
-from downstream.emotion.labels import smooth
-from downstream.emotion.loss import class_balanced_weights, soft_label_loss
-from downstream.emotion.metrics import (accuracy, best_constant_probs, label_sets, macro_f1,
+from emobench.corpora.emotion_labels import smooth
+from emobench.downstream.emotion.loss import class_balanced_weights, soft_label_loss
+from emobench.downstream.emotion.metrics import (accuracy, best_constant_probs, label_sets, macro_f1,
                                         paper_batch_macro_f1, per_class_f1)
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from emobench.cli import main
-from emobench.config import ConfigError
-from emobench.sweep import graph, spec
+from emobench.orchestration.cli import main
+from emobench.core.config import ConfigError
+from emobench.orchestration.sweep import graph, spec
 from sweep_helpers import cells, one_by_one, status, sweep_killing_one_run, write_sweep
-from upstream import make_tiny
+from emobench.upstream import make_tiny
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The sweep cost model (emobench/sweep/cost.py): arithmetic, "not measured", file errors,
+"""The sweep cost model (emobench/orchestration/sweep/cost.py): arithmetic, "not measured", file errors,
 audio durations from files, and the work items of EMO-SUPERB's full table."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import pytest
 import soundfile as sf
 import yaml
 
-from corpora import conditions
-from emobench.sweep import cost
-from emobench.sweep.cost import ExtractionWork, SweepFileError, TrainingWork
+from emobench.corpora import conditions
+from emobench.orchestration.sweep import corpus_hours, cost, throughput, work
+from emobench.orchestration.sweep.fields import SweepFileError
+from emobench.orchestration.sweep.work import ExtractionWork, TrainingWork
 
 REPO = Path(__file__).resolve().parents[1]
 CPU, GPU = "cpu-test", "cuda-Test GPU"
@@ -42,8 +43,8 @@ def write(path: Path, data) -> Path:
 
 
 @pytest.fixture
-def throughput(tmp_path) -> cost.Throughput:
-    return cost.load_throughput(write(tmp_path / "tp.yaml", throughput_dict()))
+def throughput(tmp_path) -> throughput.Throughput:
+    return throughput.load_throughput(write(tmp_path / "tp.yaml", throughput_dict()))
 
 
 def test_extraction_hours_are_hours_times_passes_times_rtf(throughput):
@@ -108,7 +109,7 @@ def test_user_file_adds_a_device(tmp_path):
     del base["devices"][GPU]
     extra["devices"] = {GPU: extra["devices"][GPU]}
     del extra["reference_device"]
-    merged = cost.load_throughput(write(tmp_path / "a.yaml", base),
+    merged = throughput.load_throughput(write(tmp_path / "a.yaml", base),
                                   write(tmp_path / "b.yaml", extra))
     assert set(merged.devices) == {CPU, GPU} and merged.reference_device == CPU
     assert merged.rtf("apc_960hr", GPU) == 0.01 and len(merged.sources) == 2
@@ -117,10 +118,10 @@ def test_user_file_adds_a_device(tmp_path):
 def test_merge_measurements_writes_a_loadable_file(tmp_path):
     path = tmp_path / "gpu.yaml"
     prov = {"date": "2026-01-01", "command": "python benchmarks/upstream_rtf.py", "machine": "m"}
-    cost.merge_measurements(path, GPU, "extraction", prov, {"wavlm_large": 0.02})
-    cost.merge_measurements(path, GPU, "training", prov, {"wavlm_large": {32: {
+    throughput.merge_measurements(path, GPU, "extraction", prov, {"wavlm_large": 0.02})
+    throughput.merge_measurements(path, GPU, "training", prov, {"wavlm_large": {32: {
         "train_per_utt_epoch": 1e-4, "eval_per_utt": 1e-5, "per_epoch": 0.01}}})
-    loaded = cost.load_throughput(path)
+    loaded = throughput.load_throughput(path)
     assert loaded.rtf("WavLM", GPU) == 0.02
     assert loaded.training_cost("wavlm_large", GPU, 32).eval_per_utt == 1e-5
     assert loaded.devices[GPU].extraction_provenance.command.startswith("python benchmarks")
@@ -146,18 +147,18 @@ def test_bad_throughput_file_names_file_and_key(tmp_path, edit, message):
     edit(data)
     path = write(tmp_path / "bad.yaml", data)
     with pytest.raises(SweepFileError) as err:
-        cost.load_throughput(path)
+        throughput.load_throughput(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
 
 
 def test_unreadable_files_name_the_file(tmp_path):
     path = write(tmp_path / "broken.yaml", "devices: [unclosed\n")
     with pytest.raises(SweepFileError, match=re.escape(f"{path}: not valid YAML")):
-        cost.load_throughput(path)
+        throughput.load_throughput(path)
     with pytest.raises(SweepFileError, match="no such file"):
-        cost.load_throughput(tmp_path / "missing.yaml")
+        throughput.load_throughput(tmp_path / "missing.yaml")
     with pytest.raises(SweepFileError, match=r"<top level>: expected a mapping"):
-        cost.load_throughput(write(tmp_path / "list.yaml", "- 1\n"))
+        throughput.load_throughput(write(tmp_path / "list.yaml", "- 1\n"))
 
 
 def test_bad_corpora_file_names_file_and_key(tmp_path):
@@ -170,8 +171,8 @@ def test_bad_corpora_file_names_file_and_key(tmp_path):
     for corpora, message in cases:
         path = write(tmp_path / "c.yaml", {"corpora": corpora})
         with pytest.raises(SweepFileError, match=re.escape(message)):
-            cost.load_corpora(path)
-    unknown = cost.load_corpora(write(tmp_path / "u.yaml", {"corpora": {"x": {
+            corpus_hours.load_corpora(path)
+    unknown = corpus_hours.load_corpora(write(tmp_path / "u.yaml", {"corpora": {"x": {
         "utterances": None, "hours": None, "source": "not in our sources"}}}))
     assert unknown["x"].hours_for(10.0) == (None, False)
 
@@ -188,7 +189,7 @@ def test_measure_audio_sums_file_durations_capped(tmp_path):
             writer = csv.writer(f)
             writer.writerow(["FileName", "x", "Split_Set"])
             writer.writerows([n, 1.0, "Train"] for n in names)
-    measured = cost.measure_audio(labels, audio, max_seconds=10.0)
+    measured = corpus_hours.measure_audio(labels, audio, max_seconds=10.0)
     assert measured.corpus == "demo" and measured.utterances == 3
     assert measured.hours == pytest.approx(15.5 / 3600)
     assert measured.capped_hours == pytest.approx(13.5 / 3600)
@@ -197,15 +198,15 @@ def test_measure_audio_sums_file_durations_capped(tmp_path):
     assert measured.hours_for(5.0) == (pytest.approx(15.5 / 3600), False)  # other cap: unknown
     (audio / "b.wav").unlink()
     with pytest.raises(Exception, match="b.wav: audio file does not exist"):
-        cost.measure_audio(labels, audio)
+        corpus_hours.measure_audio(labels, audio)
 
 
 def test_full_table_work_items():
-    extractions, trainings = cost.full_emo_superb_work()
+    extractions, trainings = work.full_emo_superb_work()
     folds = sum(c.folds for c in conditions.all_conditions())
     assert folds == 31
     assert sum(t.runs for t in trainings) == 16 * folds
-    assert {t.upstream for t in trainings} == set(cost.EMO_SUPERB_UPSTREAMS)
+    assert {t.upstream for t in trainings} == set(work.EMO_SUPERB_UPSTREAMS)
     passes = {e.corpus: e.passes for e in extractions if e.upstream == "wavlm_large"}
     # IMPROV (P) and (S) have identical partitions: they share their six folds' extraction
     assert passes == {"msp_improv": 6, "crema_d": 5, "msp_podcast": 1, "biic_podcast": 1,
@@ -222,21 +223,21 @@ def test_full_table_work_items():
 
 
 def test_full_table_options():
-    ext, train = cost.full_emo_superb_work(["apc", "fbank"], ["improv_p", "podcast_p"],
+    ext, train = work.full_emo_superb_work(["apc", "fbank"], ["improv_p", "podcast_p"],
                                            folds=[1, 3], seeds=3)
     assert sorted((t.condition, t.fold) for t in train if t.upstream == "apc") == [
         ("improv_p", 1), ("improv_p", 3), ("podcast_p", 1)]
     assert all(t.runs == 3 for t in train)
     assert {e.corpus: e.passes for e in ext if e.upstream == "apc"} == {
         "msp_improv": 2, "msp_podcast": 1}
-    _, same = cost.full_emo_superb_work(["apc"], ["improv_p"], folds="1,3")
+    _, same = work.full_emo_superb_work(["apc"], ["improv_p"], folds="1,3")
     assert [t.fold for t in same] == [1, 3]
-    ext, _ = cost.full_emo_superb_work(["apc"], standardize=False)
+    ext, _ = work.full_emo_superb_work(["apc"], standardize=False)
     assert {e.passes for e in ext} == {1}
 
 
 def test_corpora_table_matches_partitions_and_registry():
-    table = cost.load_corpora()
+    table = corpus_hours.load_corpora()
     corpora = {c.corpus for c in conditions.all_conditions()}
     assert corpora <= set(table)
     for cond in conditions.all_conditions():
@@ -247,7 +248,7 @@ def test_corpora_table_matches_partitions_and_registry():
 
 def test_default_throughput_matches_docs_upstreams_table():
     """configs/sweeps/throughput.yaml's CPU RTFs are those of docs/upstreams.md."""
-    tp = cost.load_throughput()
+    tp = throughput.load_throughput()
     cpu = tp.devices[tp.reference_device]
     docs = {}
     for line in (REPO / "docs" / "upstreams.md").read_text().splitlines():
@@ -255,9 +256,9 @@ def test_default_throughput_matches_docs_upstreams_table():
         if len(cells) == 6 and re.fullmatch(r"\d+\.\d+", cells[-1]):
             docs[cells[0]] = float(cells[-1])
     assert len(docs) >= 16 and cpu.rtf == docs
-    assert set(cost.EMO_SUPERB_UPSTREAMS) <= set(cpu.rtf)
+    assert set(work.EMO_SUPERB_UPSTREAMS) <= set(cpu.rtf)
     if cpu.training_provenance is not None:
-        assert set(cost.EMO_SUPERB_UPSTREAMS) <= set(cpu.training)
+        assert set(work.EMO_SUPERB_UPSTREAMS) <= set(cpu.training)
 
 
 def test_plain_device_names_resolve_to_the_measured_kind(throughput):
@@ -270,7 +271,7 @@ def test_plain_device_names_resolve_to_the_measured_kind(throughput):
 
 
 def test_emo_superb_upstreams_are_the_registered_paper_rows():
-    from upstream.registry import UPSTREAMS, upstream_info
+    from emobench.upstream.registry import UPSTREAMS, upstream_info
 
     rows = {n for n in UPSTREAMS.names() if upstream_info(n).paper_name}
-    assert set(cost.EMO_SUPERB_UPSTREAMS) == rows and len(rows) == 16
+    assert set(work.EMO_SUPERB_UPSTREAMS) == rows and len(rows) == 16

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from emobench.cli import main
+from emobench.orchestration.cli import main
 from sweep_helpers import (cells, one_by_one, status, sweep_killing_one_run, wait_for_checkpoint,
                            write_sweep)
-from upstream import make_tiny
+from emobench.upstream import make_tiny
 
 pytestmark = pytest.mark.slurm
 

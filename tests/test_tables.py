@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from emobench import io, tables
-from emobench.aggregate import folds
+from emobench.core import io
+from emobench.orchestration import tables
+from emobench.core.aggregate import folds
 
 
 def aggregate(root: Path, upstream: str, corpus: str, condition: str, values: list[float],

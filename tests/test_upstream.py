@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from emobench.registry import UnknownNameError
-from upstream import UPSTREAMS, Featurizer, build_upstream
-from upstream.baseline import kaldi_frames
+from emobench.core.registry import UnknownNameError
+from emobench.upstream import UPSTREAMS, Featurizer, build_upstream
+from emobench.upstream.baseline import kaldi_frames
 
 
 @pytest.fixture(scope="module")

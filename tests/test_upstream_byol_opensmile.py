@@ -8,10 +8,10 @@ import json
 import pytest
 import torch
 
-from upstream import build_upstream, make_tiny
-from upstream.base import CheckpointMismatch
-from upstream.byol import byol_a_frames, byol_s_frames
-from upstream.s3prl_compat import UpstreamUnavailable
+from emobench.upstream import build_upstream, make_tiny
+from emobench.upstream.base import CheckpointMismatch
+from emobench.upstream.byol import byol_a_frames, byol_s_frames
+from emobench.upstream.s3prl_compat import UpstreamUnavailable
 
 BYOL = ["byol_a_512", "byol_s_512"]
 SMILE = {"compare": 6373, "egemaps": 88}

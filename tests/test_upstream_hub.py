@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from corpora import demo_emotion
-from emobench import scores
-from emobench.cli import main
-from upstream import UPSTREAMS, build_upstream, make_tiny, upstream_info
+from emobench.corpora import demo_emotion
+from emobench.core import scores
+from emobench.orchestration.cli import main
+from emobench.upstream import UPSTREAMS, build_upstream, make_tiny, upstream_info
 
 ALL = UPSTREAMS.names()
 PAPER_ROWS = ["WavLM", "W2V2 R", "XLS-R-1B", "Data2Vec-A", "Hubert", "W2V2", "VQ-W2V", "W2V",

@@ -7,10 +7,10 @@ import time
 import pytest
 import torch
 
-from emobench.errors import UserError
-from upstream import build_upstream, make_tiny, upstream_info
-from upstream.base import CheckpointMismatch
-from upstream.s3prl_compat import UpstreamUnavailable
+from emobench.core.errors import UserError
+from emobench.upstream import build_upstream, make_tiny, upstream_info
+from emobench.upstream.base import CheckpointMismatch
+from emobench.upstream.s3prl_compat import UpstreamUnavailable
 
 NAMES = ["tera_960hr", "mockingjay_960hr", "npc_960hr", "apc_960hr", "vq_apc_960hr"]
 WEIGHTS = {"tera_960hr": "Transformer", "mockingjay_960hr": "Transformer"}  # else "model"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from upstream import build_upstream, make_tiny
-from upstream.base import CheckpointMismatch
-from upstream.s3prl_compat import UpstreamUnavailable
-from upstream.wav2vec2_family import VARIANTS
+from emobench.upstream import build_upstream, make_tiny
+from emobench.upstream.base import CheckpointMismatch
+from emobench.upstream.s3prl_compat import UpstreamUnavailable
+from emobench.upstream.wav2vec2_family import VARIANTS
 
 NAMES = sorted(VARIANTS)
 WEIGHTS = {"wavlm": "model", "wav2vec2": "model_weight", "data2vec": "model_weight",

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from upstream import build_upstream, make_tiny, upstream_info
-from upstream.base import CheckpointMismatch
-from upstream.s3prl_compat import UpstreamUnavailable
-from upstream.wav2vec_family import FORMATS, TINY_DECOAR2, decoar2_frames, decoar2_shapes
+from emobench.upstream import build_upstream, make_tiny, upstream_info
+from emobench.upstream.base import CheckpointMismatch
+from emobench.upstream.s3prl_compat import UpstreamUnavailable
+from emobench.upstream.wav2vec_family import FORMATS, TINY_DECOAR2, decoar2_frames, decoar2_shapes
 
 NAMES = list(FORMATS)
 

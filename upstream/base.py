@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from emobench.errors import UserError
+from emobench.core.errors import UserError
+from emobench.upstream.info import TinySpec, UpstreamInfo  # noqa: F401 (re-exported)
 
 PROBE_SECONDS = 1.0
 SAMPLE_RATE = 16_000
-
-
-@dataclass(frozen=True)
-class UpstreamInfo:
-    """Published facts about a full-size upstream, known without loading it."""
-
-    name: str
-    hidden_states: int
-    dim: int
-    frame_rate: float  # frames per second; 0 for one frame per utterance
-    paper_name: str | None = None
-    needs_checkpoint: bool = True
-    description: str = ""
-    params_m: float | None = None  # parameters in millions, as published (EMO-SUPERB Table 2)
 
 
 class CheckpointMismatch(UserError):
@@ -120,14 +106,3 @@ class FrozenUpstream(nn.Module):
             raise RuntimeError(f"upstream {self.info.name} returned {tuple(hidden.shape)}, "
                                f"probed as {self.num_layers} x {self.dim}")
         return hidden, lengths_t
-
-
-
-@dataclass(frozen=True)
-class TinySpec:
-    """A tiny random checkpoint written by a family's ``make_tiny`` and the shapes it yields."""
-
-    path: "str | None"  # None for upstreams without a checkpoint
-    hidden_states: int
-    dim: int
-    frame_rate: float  # as FrozenUpstream measures it (frames in a 1-s probe)

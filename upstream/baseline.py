@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emobench.io import sha256_file
-from upstream.base import FrozenUpstream, TinySpec, UpstreamInfo
+from emobench.core.io import sha256_file
+from emobench.upstream.base import FrozenUpstream, TinySpec, UpstreamInfo
 
 WINDOW, HOP = 400, 160  # Kaldi 25 ms / 10 ms at 16 kHz, snip_edges
 

@@ -44,8 +44,8 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from torchaudio.transforms import MelSpectrogram
 
-from upstream import s3prl_compat
-from upstream.base import (PROBE_SECONDS, SAMPLE_RATE, CheckpointMismatch, FrozenUpstream,
+from emobench.upstream import s3prl_compat
+from emobench.upstream.base import (PROBE_SECONDS, SAMPLE_RATE, CheckpointMismatch, FrozenUpstream,
                            TinySpec, UpstreamInfo, check_keys)
 
 PUBLISHED = {  # s3prl's byol_a_512 URL; the SERAB release (MIT) for byol_s_512

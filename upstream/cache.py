@@ -37,10 +37,10 @@ from typing import Callable, Iterator, Sequence, TypeVar
 import torch
 from tqdm import tqdm
 
-from emobench import io
-from emobench.errors import UserError
-from emobench.io import sha256_file
-from upstream.base import FrozenUpstream
+from emobench.core import io
+from emobench.core.errors import UserError
+from emobench.core.io import sha256_file
+from emobench.upstream.base import FrozenUpstream
 
 VERSION = 1
 DTYPES = {"float32": torch.float32, "float16": torch.float16}

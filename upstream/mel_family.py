@@ -56,9 +56,9 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from emobench.errors import UserError
-from upstream import s3prl_compat
-from upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo, check_keys
+from emobench.core.errors import UserError
+from emobench.upstream import s3prl_compat
+from emobench.upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo, check_keys
 
 SAMPLE_RATE = 16_000
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from upstream.base import SAMPLE_RATE, FrozenUpstream, TinySpec, UpstreamInfo
-from upstream.s3prl_compat import UpstreamUnavailable
+from emobench.upstream.base import SAMPLE_RATE, FrozenUpstream, TinySpec, UpstreamInfo
+from emobench.upstream.s3prl_compat import UpstreamUnavailable
 
 FEATURE_SETS = {"compare": ("ComParE_2016", 6373), "egemaps": ("eGeMAPSv02", 88)}
 LEVEL = "Functionals"

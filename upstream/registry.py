@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from emobench.errors import UserError
-from emobench.registry import Registry
-from upstream.base import FrozenUpstream, TinySpec, UpstreamInfo
+from emobench.core.errors import UserError
+from emobench.core.registry import Registry
+from emobench.upstream.info import TinySpec, UpstreamInfo
+
+if TYPE_CHECKING:
+    from emobench.upstream.base import FrozenUpstream
 
 UPSTREAMS = Registry("upstream")
 
@@ -23,7 +27,7 @@ def _register(module: str, name: str, hidden: int, dim: int, rate: float, paper:
               needs_checkpoint: bool = True, description: str = "") -> None:
     info = UpstreamInfo(name, hidden, dim, rate, paper, needs_checkpoint, description, params)
     names = tuple(a for a in ((paper,) if paper and paper != name else ()) + aliases)
-    UPSTREAMS.register(name, f"upstream.{module}", aliases=names, info=info)
+    UPSTREAMS.register(name, f"emobench.upstream.{module}", aliases=names, info=info)
 
 
 # EMO-SUPERB's 16 rows (PROTOCOLS.md §1; parameters in millions from the paper's Table 2).

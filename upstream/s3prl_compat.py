@@ -21,8 +21,8 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from emobench.errors import UserError
-from emobench.io import sha256_file
+from emobench.core.errors import UserError
+from emobench.core.io import sha256_file
 
 TRUSTED_CLASSES: list[Any] = [argparse.Namespace]
 

@@ -50,8 +50,8 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
-from upstream import s3prl_compat
-from upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo
+from emobench.upstream import s3prl_compat
+from emobench.upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo
 
 SAMPLE_RATE = 16_000
 DICTIONARY_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]  # fairseq Dictionary's first symbols

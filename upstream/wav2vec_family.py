@@ -44,9 +44,9 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
-from upstream import s3prl_compat
-from upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo, check_keys
-from upstream.baseline import kaldi_frames
+from emobench.upstream import s3prl_compat
+from emobench.upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo, check_keys
+from emobench.upstream.baseline import kaldi_frames
 
 CONVERTED = ("task_cfg", "model_cfg", "model_weight")
 # Tiny dimensions. wav2vec: the published extractor's strides (10 ms frames) with 32 channels.

@@ -19,11 +19,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from corpora import partitions
-from downstream.emotion.labels import SPLITS, LabelTable, read_labels
-from downstream.emotion.loss import class_balanced_weights
-from emobench.config import ConfigError
-from emobench.io import sha256_file
+from emobench.corpora import partitions
+from emobench.corpora.emotion_labels import SPLITS, LabelTable, read_labels
+from emobench.downstream.emotion.loss import class_balanced_weights
+from emobench.core.config import ConfigError
+from emobench.core.io import sha256_file
 
 LEAK_KINDS = ("speaker_overlap", "unit_overlap", "content_overlap")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from emobench.core.config import path_field
+
 
 @dataclass
 class DataConfig:
-    label_dir: str | None = None  # holds config.json and labels_consensus_<fold>.csv (required)
-    audio_root: str | None = None  # FileName is relative to it (required)
+    label_dir: str | None = path_field(None)  # holds config.json and labels_consensus_<fold>.csv (required)
+    audio_root: str | None = path_field(None)  # FileName is relative to it (required)
     fold: int = 1
     corpus: str | None = None  # name for results; default: the label folder's parent name
     condition: str | None = None  # e.g. Primary / Secondary; default: the label folder's name
@@ -26,7 +28,7 @@ class DataConfig:
     preload_audio: bool = True  # keep decoded waveforms in memory between epochs
     # pooled features on disk (upstream/cache.py), shared by runs with the same upstream and
     # preprocessing; null keeps them in memory only
-    cache_dir: str | None = "results/cache"
+    cache_dir: str | None = path_field("results/cache")
     cache_dtype: Literal["float32", "float16"] = "float32"
     # the upstream's forward on the pooled path: float32, or torch.autocast in bfloat16 / float16
     # (faster on GPUs; features within a stated tolerance, docs/performance.md); its own cache

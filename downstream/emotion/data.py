@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from downstream.emotion.labels import LabelTable
-from downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.corpora.emotion_labels import LabelTable
+from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
 
 __all__ = ["EmotionDataset", "Standardizer", "collate", "fit_standardizer"]
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from downstream.emotion.data import EmotionDataset, collate
-from downstream.emotion.model import EmotionModel
-from downstream.pooling import feature_cache, fill_cache, pooled_statistics
-from upstream import FrozenUpstream
+from emobench.downstream.emotion.data import EmotionDataset, collate
+from emobench.downstream.emotion.model import EmotionModel
+from emobench.downstream.pooling import feature_cache, fill_cache, pooled_statistics
+from emobench.upstream import FrozenUpstream
 
 __all__ = ["FeaturePath", "PooledDataset", "feature_cache", "fill_cache"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from upstream.featurizer import Featurizer
+from emobench.upstream.featurizer import Featurizer
 
 
 def masked_mean(features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

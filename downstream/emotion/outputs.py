@@ -9,8 +9,8 @@ from typing import Sequence
 
 import numpy as np
 
-from emobench import io
-from downstream.emotion.metrics import label_sets
+from emobench.core import io
+from emobench.downstream.emotion.metrics import label_sets
 
 
 def class_set(row: np.ndarray, classes: Sequence[str]) -> str:

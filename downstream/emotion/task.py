@@ -17,21 +17,21 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from emobench import io, plots, scores
-from emobench.config import ConfigError, to_dict
-from emobench.context import RunContext
-from emobench.experiment import LOG, provenance, seed_everything
-from downstream.emotion.audit import LEAK_KINDS, audit_fold, partition_spec
-from downstream.emotion.config import EmotionConfig
-from downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
-from downstream.emotion.features import FeaturePath, feature_cache, fill_cache
-from downstream.emotion.labels import LabelTable, read_labels
-from downstream.emotion.loss import class_balanced_weights, soft_label_loss
-from downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
-from downstream.emotion.model import CNNSelfAttentionHead, EmotionHead, EmotionModel
-from downstream.emotion.outputs import leaderboard_files, predictions_csv
-from upstream import Featurizer, FrozenUpstream, build_upstream
-from upstream.cache import statistics
+from emobench.core import io, plots, scores
+from emobench.core.config import ConfigError, to_dict
+from emobench.core.context import RunContext
+from emobench.core.experiment import LOG, provenance, seed_everything
+from emobench.downstream.emotion.audit import LEAK_KINDS, audit_fold, partition_spec
+from emobench.downstream.emotion.config import EmotionConfig
+from emobench.downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
+from emobench.downstream.emotion.features import FeaturePath, feature_cache, fill_cache
+from emobench.corpora.emotion_labels import LabelTable, read_labels
+from emobench.downstream.emotion.loss import class_balanced_weights, soft_label_loss
+from emobench.downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
+from emobench.downstream.emotion.model import CNNSelfAttentionHead, EmotionHead, EmotionModel
+from emobench.downstream.emotion.outputs import leaderboard_files, predictions_csv
+from emobench.upstream import Featurizer, FrozenUpstream, build_upstream
+from emobench.upstream.cache import statistics
 
 CONFIG = EmotionConfig
 NAME = "emotion"
@@ -46,7 +46,7 @@ def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
     ``layers`` (the config file's layer) may pick the demo's label condition with
     ``data.condition``: ``labels`` (4 classes, the default) or ``arousal`` (high/low).
     """
-    from corpora import demo_emotion
+    from emobench.corpora import demo_emotion
 
     data = (layers or {}).get("data") or {}
     condition = data.get("condition") if isinstance(data, Mapping) else None

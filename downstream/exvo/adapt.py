@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emobench.registry import Registry
-from downstream.exvo.model import LayerWeightedFunctionals
-from upstream.featurizer import Featurizer
+from emobench.core.registry import Registry
+from emobench.downstream.exvo.model import LayerWeightedFunctionals
+from emobench.upstream.featurizer import Featurizer
 
 PARAMETER_GROUPS = ("output", "head", "layer_weights")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from emobench.core.config import path_field
+
 
 @dataclass
 class DataConfig:
-    data_info: str | None = None  # HUME-VB's data_info.csv (required)
-    audio_root: str | None = None  # folder of <File_ID without brackets><audio_ext> (required)
+    data_info: str | None = path_field(None)  # HUME-VB's data_info.csv (required)
+    audio_root: str | None = path_field(None)  # folder of <File_ID without brackets><audio_ext> (required)
     audio_ext: str = ".wav"
     corpus: str = "hume_vb"  # name for results
     max_seconds: float | None = 10.0  # only the first max_seconds of every burst are used
@@ -17,7 +19,7 @@ class DataConfig:
     # standardises the pooled features instead (model.standardize_features)
     standardize: bool = False
     allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
-    cache_dir: str | None = "results/cache"  # pooled statistics on disk; null: in memory only
+    cache_dir: str | None = path_field("results/cache")  # pooled statistics on disk; null: in memory only
     cache_dtype: Literal["float32", "float16"] = "float32"
     # the upstream's forward: float32, or torch.autocast in bfloat16 / float16 (faster on GPUs;
     # features within a stated tolerance, docs/performance.md); its own cache folder

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from emobench.core.config import path_field
+
 
 @dataclass
 class DataConfig:
-    data_info: str | None = None  # data_info.csv in HUME-VB's format (required)
-    audio_root: str | None = None  # folder of <File_ID without brackets><audio_ext> (required)
+    data_info: str | None = path_field(None)  # data_info.csv in HUME-VB's format (required)
+    audio_root: str | None = path_field(None)  # folder of <File_ID without brackets><audio_ext> (required)
     audio_ext: str = ".wav"
     corpus: str = "hume_vb"  # name for results
     # the intensity columns to predict; null: HUME-VB's ten emotions
@@ -17,13 +19,13 @@ class DataConfig:
     max_seconds: float | None = 10.0
     standardize: bool = False  # waveform standardisation by the training samples
     allow_speaker_overlap: bool = False
-    cache_dir: str | None = "results/cache"
+    cache_dir: str | None = path_field("results/cache")
     cache_dtype: Literal["float32", "float16"] = "float32"
     # the upstream's forward: float32, or torch.autocast in bfloat16 / float16 (docs/performance.md)
     extract_precision: Literal["float32", "bfloat16", "float16"] = "float32"
-    # support sets: a CSV of Subject_ID,File_ID (downstream/exvo/support.py); null: k clips per
+    # support sets: a CSV of Subject_ID,File_ID (corpora/exvo_support.py); null: k clips per
     # validation and test speaker drawn with support_seed (written to <expdir>/support.csv)
-    support_file: str | None = None
+    support_file: str | None = path_field(None)
     k: int = 2
     support_seed: int = 0
 

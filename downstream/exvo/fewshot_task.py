@@ -20,20 +20,20 @@ import torch
 import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 
-from emobench import io, plots, scores
-from emobench.config import ConfigError, to_dict
-from emobench.context import RunContext
-from emobench.experiment import LOG, provenance, seed_everything
-from downstream.exvo import support as support_sets
-from downstream.exvo.adapt import METHODS, PARAMETER_GROUPS, FewShotModel
-from downstream.exvo.fewshot_config import FewShotConfig
-from downstream.exvo.labels import EMOTIONS, ExVoTable, read_data_info
-from downstream.exvo.metrics import ccc, per_emotion_ccc
-from downstream.exvo.model import functionals
-from downstream.exvo.outputs import ccc_bars
-from downstream.pooling import feature_cache, fill_cache, pooled_statistics
-from downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
-from upstream import Featurizer, FrozenUpstream, build_upstream
+from emobench.core import io, plots, scores
+from emobench.core.config import ConfigError, to_dict
+from emobench.core.context import RunContext
+from emobench.core.experiment import LOG, provenance, seed_everything
+from emobench.corpora import exvo_support as support_sets
+from emobench.downstream.exvo.adapt import METHODS, PARAMETER_GROUPS, FewShotModel
+from emobench.downstream.exvo.fewshot_config import FewShotConfig
+from emobench.corpora.exvo_labels import EMOTIONS, ExVoTable, read_data_info
+from emobench.downstream.exvo.metrics import ccc, per_emotion_ccc
+from emobench.downstream.exvo.model import functionals
+from emobench.downstream.exvo.outputs import ccc_bars
+from emobench.downstream.pooling import feature_cache, fill_cache, pooled_statistics
+from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.upstream import Featurizer, FrozenUpstream, build_upstream
 
 CONFIG = FewShotConfig
 NAME = "exvo_fewshot"
@@ -47,7 +47,7 @@ def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
     ``layers`` (the config file's layer) is not used: the demo has one condition.
     """
-    from corpora import demo_hume_vb
+    from emobench.corpora import demo_hume_vb
 
     data_info = demo_hume_vb.build(root, seed=0, speakers_per_country=12, bursts_per_speaker=30,
                                    idiosyncrasy=0.15)

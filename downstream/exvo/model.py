@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from upstream.featurizer import Featurizer
+from emobench.upstream.featurizer import Featurizer
 
 SYSTEMS = {"sys1": (128, 64), "sys2": (256, 128)}  # shared hidden sizes
 HEAD_HIDDEN = 32

@@ -10,8 +10,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from emobench import io, plots
-from downstream.exvo.labels import COUNTRIES, EMOTIONS, ExVoTable
+from emobench.core import io, plots
+from emobench.corpora.exvo_labels import COUNTRIES, EMOTIONS, ExVoTable
 
 SUBMISSION_COLUMNS = ("File_ID", "Country", "Age", *EMOTIONS)
 

@@ -19,20 +19,20 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from emobench import io, plots, scores
-from emobench.config import ConfigError, to_dict
-from emobench.context import RunContext
-from emobench.experiment import LOG, provenance, seed_everything
-from downstream.exvo.config import ExVoConfig
-from downstream.exvo.labels import COUNTRIES, EMOTIONS, ExVoTable, read_data_info
-from downstream.exvo.loss import combine, task_losses
-from downstream.exvo.metrics import all_metrics, per_emotion_ccc
-from downstream.exvo.model import ExVoModel, functionals
-from downstream.exvo import outputs
-from downstream.exvo.outputs import Predictions
-from downstream.pooling import feature_cache, fill_cache, pooled_statistics
-from downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
-from upstream import Featurizer, FrozenUpstream, build_upstream
+from emobench.core import io, plots, scores
+from emobench.core.config import ConfigError, to_dict
+from emobench.core.context import RunContext
+from emobench.core.experiment import LOG, provenance, seed_everything
+from emobench.downstream.exvo.config import ExVoConfig
+from emobench.corpora.exvo_labels import COUNTRIES, EMOTIONS, ExVoTable, read_data_info
+from emobench.downstream.exvo.loss import combine, task_losses
+from emobench.downstream.exvo.metrics import all_metrics, per_emotion_ccc
+from emobench.downstream.exvo.model import ExVoModel, functionals
+from emobench.downstream.exvo import outputs
+from emobench.downstream.exvo.outputs import Predictions
+from emobench.downstream.pooling import feature_cache, fill_cache, pooled_statistics
+from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.upstream import Featurizer, FrozenUpstream, build_upstream
 
 CONFIG = ExVoConfig
 NAME = "exvo_mtl"
@@ -45,7 +45,7 @@ def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
     ``layers`` (the config file's layer) is not used: the demo has one condition.
     """
-    from corpora import demo_hume_vb
+    from emobench.corpora import demo_hume_vb
 
     # 48 speakers (24 train), 1440 bursts: enough for the baseline network to learn all three
     # tasks speaker-independently within the protocol's 20 epochs of batch 8

@@ -1,0 +1,7 @@
+"""``python -m emobench``: the command line (the same as ``emobench`` and ``run_downstream.py``)."""
+
+import sys
+
+from emobench.orchestration.cli import main
+
+sys.exit(main())

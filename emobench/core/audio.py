@@ -1,0 +1,71 @@
+"""Audio input: 16 kHz mono float waveforms read through soundfile, confined to a corpus root."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as AF
+
+from emobench.core.errors import UserError
+
+SAMPLE_RATE = 16_000
+
+
+class AudioError(UserError, ValueError):
+    """An audio file that cannot be used; the message names the file and the problem."""
+
+
+def resolve_in_root(root: str | Path, relative: str) -> Path:
+    """``root/relative``, refusing paths that escape ``root`` (absolute paths, ``..``, links).
+
+    >>> resolve_in_root("/data/corpus", "a/b.wav").as_posix()
+    '/data/corpus/a/b.wav'
+    >>> resolve_in_root("/data/corpus", "../secret.wav")
+    Traceback (most recent call last):
+    ...
+    emobench.core.audio.AudioError: path '../secret.wav' escapes the audio root /data/corpus
+    """
+    root_path = Path(root).resolve()
+    candidate = (root_path / relative).resolve()
+    if Path(relative).is_absolute() or not candidate.is_relative_to(root_path):
+        raise AudioError(f"path {relative!r} escapes the audio root {root_path}")
+    return candidate
+
+
+def num_frames(path: Path) -> tuple[int, int]:
+    """(number of samples, sample rate) from the file header; errors name the file."""
+    if not path.is_file():
+        raise AudioError(f"{path}: audio file does not exist")
+    try:
+        info = sf.info(str(path))
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise AudioError(f"{path}: unreadable audio ({exc})") from None
+    return int(info.frames), int(info.samplerate)
+
+
+def load(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> torch.Tensor:
+    """Mono float32 waveform at ``sample_rate``: channels averaged, resampled, first ``max_seconds``.
+
+    Only the first ``max_seconds`` (plus a few samples of resampling context) are read from disk.
+    """
+    try:
+        with sf.SoundFile(str(path)) as f:
+            native = f.samplerate
+            frames = -1
+            if max_seconds is not None:
+                frames = math.ceil(max_seconds * native) + 64
+            data = f.read(frames=frames, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise AudioError(f"{path}: unreadable audio ({exc})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: audio has zero length")
+    wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
+    if native != sample_rate:
+        wav = AF.resample(wav, native, sample_rate)
+    if max_seconds is not None:
+        wav = wav[: int(round(max_seconds * sample_rate))]
+    return wav.contiguous()

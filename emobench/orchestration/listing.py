@@ -1,0 +1,25 @@
+"""``--list-upstreams`` and ``--list-tasks``: the registered names (metadata only, no models)."""
+
+from __future__ import annotations
+
+
+def upstreams() -> None:
+    from emobench.upstream.registry import UPSTREAMS, upstream_info
+
+    rows = [("name", "aliases", "hidden", "dim", "frames/s", "params (M)", "description")]
+    for name in UPSTREAMS.names():
+        info = upstream_info(name)
+        rows.append((name, ", ".join(UPSTREAMS.aliases_of(name)) or "-", str(info.hidden_states),
+                     str(info.dim), f"{info.frame_rate:g}" if info.frame_rate else "utterance",
+                     "?" if info.params_m is None else f"{info.params_m:g}", info.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
+    for row in rows:
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                        for i, (c, w) in enumerate(zip(row, widths))) + "  " + row[6])
+
+
+def tasks() -> None:
+    from emobench.downstream import TASKS
+
+    for name in TASKS.names():
+        print(f"{name:<12}{TASKS.entry(name).meta.get('description', '')}")

@@ -1,0 +1,26 @@
+"""The modes of the command line (``-m NAME``), one module each, registered in :data:`MODES`.
+
+A mode module exposes ``run(request) -> int | None | dict`` (an int is the exit status). A new
+mode is one module here plus one line below; ``-h`` lists the modes from this registry.
+"""
+
+from emobench.core.registry import Registry
+
+MODES = Registry("mode")
+_HERE = "emobench.orchestration.modes"
+MODES.register("train", f"{_HERE}.train:run",
+               description="train (select on dev, evaluate dev and test); --folds, --seeds, -a")
+MODES.register("evaluate", f"{_HERE}.evaluate:run",
+               description="evaluate a checkpoint or experiment folder (-e)")
+MODES.register("extract", f"{_HERE}.extract:run",
+               description="fill the pooled-feature cache (--shard i/n for parallel jobs)")
+MODES.register("prepare", f"{_HERE}.prepare:run",
+               description="a corpus recipe writes label files (--recipe, --source, --target)")
+MODES.register("audit", f"{_HERE}.audit:run",
+               description="leakage audit of a partition (exit 1 when leaky)")
+MODES.register("report", f"{_HERE}.report:run",
+               description="the paper's table and figures from a results folder (-p)")
+MODES.register("sweep", f"{_HERE}.sweep:run",
+               description="a whole table as a job graph (-c sweep file, --launcher, --dry-run)")
+
+__all__ = ["MODES"]

@@ -1,0 +1,44 @@
+"""``-m evaluate -e CHECKPOINT``: score a trained checkpoint (or an experiment folder's best)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from emobench.core.config import resolve
+from emobench.core.context import RunContext, UpstreamSpec
+from emobench.core.errors import UserError
+from emobench.core.experiment import setup_logging
+from emobench.orchestration import runs
+from emobench.orchestration.request import Request
+
+
+def run(request: Request) -> dict[str, Any]:
+    import torch
+
+    if not request.past_exp:
+        raise UserError("-m evaluate needs -e CHECKPOINT (or an experiment folder)")
+    checkpoint = Path(request.past_exp).absolute()
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / "dev-best.ckpt"
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint {checkpoint} does not exist")
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: name it, no traceback
+        raise UserError(f"{checkpoint} is not a readable emobench checkpoint ({exc})") from None
+    if not isinstance(saved, dict) or "run" not in saved or "config" not in saved:
+        raise UserError(f"{checkpoint} is not an emobench checkpoint")
+    record = saved["run"]
+    name, module = runs.task(record["task"])
+    spec = UpstreamSpec(**record["upstream"])
+    if request.upstream_ckpt:  # the same upstream weights at another path
+        spec.checkpoint = str(Path(request.upstream_ckpt).expanduser().absolute())
+    config = resolve(module.CONFIG, saved["config"], request.override)
+    folder = (Path(request.expdir).absolute() if request.expdir
+              else checkpoint.parent / f"evaluate_{checkpoint.stem}")
+    setup_logging(folder, request.verbose)
+    ctx = RunContext("evaluate", name, folder, spec, int(record["seed"]),
+                     runs.device(request.device), config, checkpoint=checkpoint)
+    runs.write_run_config(folder, ctx.run_record(), config, request.argv)
+    return module.evaluate(ctx)

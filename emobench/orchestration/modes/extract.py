@@ -1,0 +1,29 @@
+"""``-m extract``: fill the pooled-feature cache ahead of training (``--shard i/n`` in parallel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emobench.core.context import RunContext
+from emobench.core.errors import UserError
+from emobench.core.experiment import setup_logging
+from emobench.orchestration import runs
+from emobench.orchestration.request import Request
+
+
+def run(request: Request) -> int:
+    from emobench.upstream.cache import parse_shard
+    from emobench.upstream.registry import UPSTREAMS
+
+    if not request.upstream:
+        raise UserError("-m extract needs -u/--upstream")
+    shard = parse_shard(request.shard)
+    upstream = UPSTREAMS.canonical(request.upstream)
+    name, module = runs.task(request.downstream)
+    config = runs.resolve_config(request, name, module)
+    setup_logging(None, request.verbose)
+    ctx = RunContext("extract", name, Path(config.data.cache_dir or "."),
+                     runs.upstream_spec(request, upstream), request.seed,
+                     runs.device(request.device), config)
+    module.extract(ctx, shard)
+    return 0

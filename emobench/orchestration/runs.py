@@ -1,0 +1,130 @@
+"""What the modes share: tasks by name, devices, experiment folders, layered configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from emobench.core import io
+from emobench.core.config import absolute_paths, build, dump_yaml, load_yaml, merge, resolve, to_dict
+from emobench.core.context import RunContext, UpstreamSpec
+from emobench.core.errors import UserError
+from emobench.core.experiment import LOG, provenance, setup_logging
+from emobench.core.resources import data_dir
+from emobench.orchestration.request import Request
+
+RESULTS = Path("results")
+STALE = ("last.ckpt", "dev-best.ckpt", "scores.json", "predictions.csv", "layer_weights.json",
+         "log.log", "events.out.tfevents.*", "*_fold*_predict.txt", "*_fold*_truth.txt",
+         "*.png", "ExVo-Multi_*.csv", "seeds.json", "seeds.md")
+
+
+def device(name: str | None):
+    import torch
+
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    chosen = torch.device(name)
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: CUDA is not available on this machine")
+    return chosen
+
+
+def task(name: str | None):
+    """``(canonical name, task module)`` from the task registry."""
+    from emobench.downstream import TASKS
+
+    if not name:
+        raise UserError("-d/--downstream is required (see --list-tasks)")
+    return TASKS.canonical(name), TASKS.get(name)
+
+
+def canonical_upstream(request: Request) -> str:
+    from emobench.upstream.registry import UPSTREAMS
+
+    if not request.upstream:
+        raise UserError("-u/--upstream is required for training (see --list-upstreams)")
+    return UPSTREAMS.canonical(request.upstream)
+
+
+def expdir(request: Request, default_name: str) -> Path:
+    if request.expdir:
+        return Path(request.expdir).absolute()
+    return (RESULTS / "downstream" / (request.expname or default_name)).absolute()
+
+
+def default_name(request: Request, task_name: str, upstream: str) -> str:
+    return f"{task_name}_{upstream}" + ("_demo" if request.demo else "")
+
+
+def clear_previous(folder: Path) -> None:
+    stale = [p for pattern in STALE for p in folder.glob(pattern)]
+    if stale:
+        LOG.warning("%s holds a previous run: replacing its outputs (use -a to resume instead)",
+                    folder)
+        for path in stale:
+            path.unlink()
+
+
+def write_run_config(folder: Path, record: dict[str, Any], config: Any, argv) -> None:
+    text = dump_yaml({"run": record, "config": to_dict(config),
+                      "command": ["run_downstream.py", *argv], "provenance": provenance()})
+    io.write_text(folder / "config.yaml", text)
+
+
+def config_file(path: str) -> str:
+    """``-c FILE`` as given, or the packaged config of that name (``configs/emotion/x.yaml``)."""
+    given = Path(path)
+    if given.is_file():
+        return path
+    relative = given.parts[1:] if given.parts[:1] == ("configs",) else given.parts
+    packaged = data_dir("configs").joinpath(*relative) if relative else None
+    if packaged is not None and packaged.is_file() and not given.is_absolute():
+        LOG.info("-c %s: not in %s; using the toolkit's %s", path, Path.cwd(), packaged)
+        return str(packaged)
+    raise UserError(f"config file {path} does not exist")
+
+
+def resolve_config(request: Request, task_name: str, module) -> Any:
+    """Typed defaults <- YAML file (or the demo's) <- demo data paths <- -o overrides.
+
+    Path fields come out absolute (against the working directory), so that stored configs and
+    checkpoints work from anywhere.
+    """
+    layers: dict[str, Any] = {}
+    chosen_file = request.config and config_file(request.config)
+    if request.demo:
+        default = data_dir("configs") / task_name / "demo.yaml"
+        chosen_file = chosen_file or (str(default) if default.is_file() else None)
+    if chosen_file:
+        layers = load_yaml(chosen_file)
+        build(module.CONFIG, layers)  # unknown keys in the file are reported by their path
+    if request.demo:
+        # the demo sees the file and the overrides (e.g. -o data.condition=arousal picks a demo
+        # label condition); its data paths then sit under the overrides
+        chosen = to_dict(resolve(module.CONFIG, layers, request.override))
+        asked = {"data": {"condition": chosen["data"]["condition"]}} \
+            if "condition" in chosen.get("data", {}) else {}
+        layers = merge(layers, module.demo(RESULTS / "demo" / task_name, merge(layers, asked)))
+    return absolute_paths(resolve(module.CONFIG, layers, request.override), Path.cwd())
+
+
+def upstream_spec(request: Request, upstream: str) -> UpstreamSpec:
+    checkpoint = request.upstream_ckpt and str(Path(request.upstream_ckpt).expanduser().absolute())
+    return UpstreamSpec(upstream, checkpoint, request.layer, request.feature_normalize,
+                        request.padded_batch)
+
+
+def resume_context(request: Request, folder: Path) -> RunContext:
+    last = folder / "last.ckpt"
+    saved_run = folder / "config.yaml"
+    if not last.is_file() or not saved_run.is_file():
+        raise UserError(f"cannot resume: {folder} has no last.ckpt and config.yaml")
+    saved = load_yaml(saved_run)
+    name, module = task(saved["run"]["task"])
+    config = resolve(module.CONFIG, saved["config"], request.override)
+    module.check(config)
+    setup_logging(folder, request.verbose)
+    write_run_config(folder, saved["run"], config, request.argv)
+    return RunContext("train", name, folder, UpstreamSpec(**saved["run"]["upstream"]),
+                      int(saved["run"]["seed"]), device(request.device), config, resume=last)

@@ -1,0 +1,147 @@
+"""What a sweep computes: extraction and training work items, and EMO-SUPERB's full table of them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from emobench.core.errors import UserError
+from emobench.orchestration.sweep.corpus_hours import CorpusDuration, load_corpora
+from emobench.orchestration.sweep.fields import fail, read_yaml
+
+# EMO-SUPERB's 16 rows, in the order of the paper's Table 2 (canonical s3prl names).
+EMO_SUPERB_UPSTREAMS = (
+    "xls_r_1b", "wavlm_large", "hubert_large_ll60k", "wav2vec2_large_lv60_cv_swbd_fsh",
+    "data2vec_large_ll60k", "decoar2", "wav2vec2_large_960", "apc_960hr", "vq_apc_960hr",
+    "tera_960hr", "wav2vec_large", "mockingjay_960hr", "npc_960hr", "vq_wav2vec", "modified_cpc",
+    "fbank")
+
+
+
+@dataclass(frozen=True)
+class ExtractionWork:
+    """Running ``upstream`` over all of ``corpus``'s audio ``passes`` times (one per extraction
+    spec). ``audio_hours`` None: the duration is unknown. ``capped``: whether the hours are cut
+    at ``max_seconds`` per utterance (False: the uncapped total, an upper bound)."""
+
+    upstream: str
+    corpus: str
+    audio_hours: float | None
+    passes: int = 1
+    capped: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingWork:
+    """``runs`` trainings (seeds) of the head on cached features of one condition and fold."""
+
+    upstream: str
+    condition: str
+    runs: int
+    train_utterances: int
+    epochs: int
+    dev_utterances: int = 0  # evaluated after every epoch
+    test_utterances: int = 0  # evaluated once
+    batch_size: int = 32
+    fold: int | None = None
+
+
+
+# --------------------------------------------------------------------------- full table
+
+
+def extraction_work(upstream: str, corpus: str | CorpusDuration, passes: int = 1,
+                    max_seconds: float | None = 10.0,
+                    corpora: Mapping[str, CorpusDuration] | None = None) -> ExtractionWork:
+    """The extraction of one corpus by one upstream, its hours from the corpora table (default:
+    ``configs/sweeps/corpora.yaml``) or from a :class:`CorpusDuration` (e.g. measured by
+    :func:`measure_audio`), cut at ``max_seconds`` where the durations allow it.
+
+    >>> d = CorpusDuration("demo", 400, 0.25, "measured", 2.5)
+    >>> w = extraction_work("apc", d, passes=5)
+    >>> w.audio_hours, w.passes, w.capped, w.note
+    (0.25, 5, True, 'measured')
+    """
+    if isinstance(corpus, CorpusDuration):
+        duration, name = corpus, corpus.corpus
+    else:
+        name = corpus
+        duration = (load_corpora() if corpora is None else corpora).get(corpus)
+    if duration is None:
+        return ExtractionWork(upstream, name, None, passes, False,
+                              f"{name} is not in the corpora table")
+    hours, capped = duration.hours_for(max_seconds)
+    return ExtractionWork(upstream, name, hours, passes, capped, duration.source)
+
+
+def _config_train(condition: Any) -> dict[str, Any]:
+    data = read_yaml(condition.config_path) or {}
+    train = data.get("train") or {}
+    if not isinstance(train.get("epochs"), int):
+        raise fail(condition.config, "train.epochs", "missing (needed for the cost estimate)")
+    return {"epochs": train["epochs"], "batch_size": int(train.get("batch_size", 32)),
+            "max_seconds": (data.get("data") or {}).get("max_seconds", 10.0)}
+
+
+def full_emo_superb_work(upstreams: Sequence[str] | None = None,
+                         conditions: Sequence[str] | None = None,
+                         folds: str | Iterable[int] = "all", seeds: int = 1,
+                         corpora: Mapping[str, CorpusDuration] | None = None,
+                         standardize: bool = True,
+                         ) -> tuple[list[ExtractionWork], list[TrainingWork]]:
+    """Work items of EMO-SUPERB's table: every upstream (default: the paper's 16 rows) on every
+    condition (default: the nine, ``corpora/conditions.py``), each fold (``"all"``, fold
+    numbers or ``"1,3"``; a condition keeps those it has) and seed.
+
+    Training: one item per upstream, condition and fold with ``runs = seeds``, utterances from
+    the partition file's ``expected_rows`` and epochs / batch size from the condition's config.
+
+    Extraction: one item per upstream and corpus. With ``standardize`` (EMO-SUPERB's per-fold
+    waveform standardisation) each fold is its own extraction spec over the whole corpus, so
+    ``passes`` = distinct folds; conditions of one corpus with identical partitions (same units
+    per split and rows per fold, e.g. IMPROV (P) and (S)) are assumed to hold the same audio and
+    share their folds' passes. Without it every fold shares one spec: one pass per corpus.
+    Seeds never add extraction.
+    """
+    from emobench.corpora import conditions as registry
+
+    if isinstance(folds, str) and folds != "all":
+        try:
+            folds = [int(f) for f in folds.split(",") if f.strip()]
+        except ValueError:
+            raise UserError(f"folds must be 'all' or fold numbers like '1,3', not {folds!r}") \
+                from None
+    upstreams = list(upstreams) if upstreams is not None else list(EMO_SUPERB_UPSTREAMS)
+    chosen = [registry.condition(c) for c in (conditions or registry.names())]
+    corpora = load_corpora() if corpora is None else corpora
+    trainings: list[TrainingWork] = []
+    passes: dict[str, set[tuple[str, int]]] = {}
+    caps: dict[str, float | None] = {}
+    for cond in chosen:
+        settings = _config_train(cond)
+        wanted = range(1, cond.folds + 1) if folds == "all" else sorted(
+            {int(f) for f in folds} & set(range(1, cond.folds + 1)))
+        spec = cond.spec()
+        signature = json.dumps({"units": cond.fold_units(), "rows": spec.get("expected_rows")},
+                               sort_keys=True, default=str)
+        for fold in wanted:
+            rows = cond.expected_rows(fold)
+            if rows is None:
+                raise UserError(f"partitions/{cond.corpus}.yaml {cond.partition_condition}: no "
+                                f"expected_rows for fold {fold}, needed for the cost estimate")
+            passes.setdefault(cond.corpus, set()).add((signature, fold) if standardize
+                                                      else ("all", 0))
+            for upstream in upstreams:
+                trainings.append(TrainingWork(
+                    upstream, cond.name, seeds, rows["train"], settings["epochs"], rows["dev"],
+                    rows["test"], settings["batch_size"], fold))
+        cap = settings["max_seconds"]
+        if caps.setdefault(cond.corpus, cap) != cap:
+            raise UserError(f"conditions of {cond.corpus} truncate at different data.max_seconds "
+                            f"({caps[cond.corpus]} and {cap}): they cannot share extraction")
+    extractions = [extraction_work(upstream, corpus, len(specs), caps[corpus], corpora)
+                   for corpus, specs in passes.items() for upstream in upstreams]
+    return extractions, trainings

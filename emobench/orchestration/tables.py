@@ -1,0 +1,224 @@
+"""The paper's tables and figures, built only from results folders.
+
+Every condition-level ``aggregate.json`` (written by ``--folds``) under a results root is one
+cell: upstream x condition, the mean over folds of the test macro-F1. The table has EMO-SUPERB's
+Table 2 layout (rows: upstreams with their parameter count; columns: Average, then the
+conditions); a cell without results is shown as missing, never filled, and the Average is given
+only for complete rows. Figures: per upstream, the layer weights of every condition (averaged over
+folds); a radar chart comparing the upstreams across conditions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from emobench.core import io, plots
+from emobench.core.errors import UserError
+
+MISSING = "–"
+
+
+@dataclass
+class Table:
+    columns: list[str]  # condition labels, in order
+    rows: list[str]  # upstream names, in order
+    params_m: dict[str, float | None]
+    cells: dict[tuple[str, str], tuple[float, float, int]]  # (upstream, column) -> mean, std, folds
+    weights: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    def average(self, row: str) -> float | None:
+        """Mean over the conditions, only when the row has every one of them."""
+        values = [self.cells.get((row, c)) for c in self.columns]
+        if any(v is None for v in values):
+            return None
+        return float(np.mean([v[0] for v in values]))
+
+
+def _label(corpus: str, condition: str | None) -> str:
+    """The paper's column name for a known EMO-SUPERB condition, else ``corpus/condition``."""
+    try:
+        from emobench.corpora import conditions
+    except ImportError:  # pragma: no cover - the registry ships with the toolkit
+        conditions = None
+    if conditions is not None:
+        for name in conditions.names():
+            spec = conditions.condition(name)
+            if spec.corpus == corpus and spec.partition_condition == condition:
+                return spec.paper_name
+    return f"{corpus}/{condition}" if condition else corpus
+
+
+def _order(labels: set[str]) -> list[str]:
+    try:
+        from emobench.corpora import conditions
+        paper = [conditions.condition(n).paper_name for n in conditions.names()]
+    except ImportError:  # pragma: no cover
+        paper = []
+    return [p for p in paper if p in labels] + sorted(labels - set(paper))
+
+
+def collect(root: str | Path, task: str = "emotion") -> list[dict[str, Any]]:
+    """Every ``aggregate.json`` of ``task`` under ``root`` (sorted by path)."""
+    found = []
+    for path in sorted(Path(root).rglob("aggregate.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("task") == task:
+            found.append({**data, "path": str(path)})
+    return found
+
+
+class NoResults(UserError):
+    """No aggregate to tabulate."""
+
+
+def build(aggregates: list[dict[str, Any]],
+          expected: Sequence[tuple[str, str, str | None]] = ()) -> Table:
+    """One cell per (upstream, condition); two aggregates for the same cell are an error.
+
+    ``expected`` (upstream, corpus, condition) cells are rows and columns even without results
+    (a sweep's table shows what is missing).
+    """
+    from emobench.upstream import upstream_info
+
+    cells: dict[tuple[str, str], tuple[float, float, int]] = {}
+    weights: dict[tuple[str, str], list[float]] = {}
+    where: dict[tuple[str, str], str] = {}
+    for a in aggregates:
+        key = (a["upstream"], _label(a["corpus"], a["condition"]))
+        if key in cells:
+            raise ValueError(f"two results for {key}: {where[key]} and {a['path']}")
+        cells[key] = (a["main"]["mean"], a["main"]["std"], len(a["folds"]))
+        where[key] = a["path"]
+        if a.get("layer_weights"):
+            weights[key] = a["layer_weights"]
+    columns = _order({c for _, c in cells} | {_label(c, d) for _, c, d in expected})
+    upstreams = sorted({u for u, _ in cells} | {u for u, _, _ in expected})
+    params = {}
+    for u in upstreams:
+        try:
+            params[u] = upstream_info(u).params_m
+        except Exception:  # an upstream name from another toolkit version
+            params[u] = None
+    table = Table(columns, upstreams, params, cells, weights)
+    table.rows = sorted(upstreams, key=lambda u: (table.average(u) is None,
+                                                  -(table.average(u) or 0.0), u))
+    return table
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return MISSING if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:.{digits}f}"
+
+
+def _records(table: Table) -> list[list[str]]:
+    out = []
+    for row in table.rows:
+        params = table.params_m.get(row)
+        cells = [table.cells.get((row, c)) for c in table.columns]
+        out.append([row, MISSING if params is None else f"{params:g}",
+                    _fmt(table.average(row)), *[_fmt(c[0] if c else None) for c in cells]])
+    return out
+
+
+def markdown(table: Table) -> str:
+    header = ["upstream", "params (M)", "Average", *table.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in _records(table)]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    buffer = _io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["upstream", "params_m", "average", *table.columns])
+    for r in _records(table):
+        writer.writerow(["" if v == MISSING else v for v in r])
+    return buffer.getvalue()
+
+
+def latex(table: Table) -> str:
+    def esc(text: str) -> str:
+        return text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+
+    cols = "l r r " + "r " * len(table.columns)
+    lines = [r"\begin{tabular}{" + cols.strip() + "}", r"\toprule",
+             " & ".join(["Upstream", "Params (M)", "Average", *map(esc, table.columns)])
+             + r" \\", r"\midrule"]
+    for r in _records(table):
+        lines.append(" & ".join(esc(v) if v != MISSING else "--" for v in r) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def layer_weight_figure(table: Table, upstream: str, path: Path) -> Path | None:
+    """One curve per condition: the fold-averaged softmax weight of every hidden state."""
+    curves = {c: table.weights[(upstream, c)] for c in table.columns
+              if (upstream, c) in table.weights}
+    if not curves:
+        return None
+    fig, ax = plots.plt.subplots(figsize=(6, 3.2))
+    for condition, weights in curves.items():
+        ax.plot(range(len(weights)), weights, marker="o", markersize=3, label=condition)
+    ax.set_xticks(range(max(len(w) for w in curves.values())))
+    ax.set_xlabel("hidden state (0 = input features)")
+    ax.set_ylabel("softmax weight (mean over folds)")
+    ax.set_title(f"{upstream}: layer weights per condition")
+    ax.legend(fontsize=7, ncol=2)
+    return plots.save(fig, path)
+
+
+def radar(table: Table, path: Path) -> Path | None:
+    """Upstreams compared across conditions (missing cells are left out of a polygon)."""
+    if len(table.columns) < 3:
+        return None  # a radar of fewer than three axes says nothing a table does not
+    angles = np.linspace(0, 2 * np.pi, len(table.columns), endpoint=False)
+    fig = plots.plt.figure(figsize=(5.5, 5.5))
+    ax = fig.add_subplot(projection="polar")
+    for row in table.rows:
+        values = [table.cells.get((row, c)) for c in table.columns]
+        if any(v is None for v in values):
+            continue
+        closed = [v[0] for v in values] + [values[0][0]]
+        ax.plot(list(angles) + [angles[0]], closed, label=row)
+    ax.set_xticks(angles)
+    ax.set_xticklabels(table.columns, fontsize=8)
+    ax.set_title("test macro-F1 (mean over folds)")
+    ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.35, 1.1))
+    return plots.save(fig, path)
+
+
+def write_report(root: str | Path, out: str | Path, task: str = "emotion",
+                 expected: Sequence[tuple[str, str, str | None]] = ()) -> list[Path]:
+    """Tables (Markdown, CSV, LaTeX, JSON) and figures of every aggregate under ``root``
+    (rows and columns of ``expected`` cells too: see :func:`build`)."""
+    aggregates = collect(root, task)
+    if not aggregates and not expected:
+        raise NoResults(f"no aggregate.json of task {task!r} under {root} (train with "
+                        "--folds all to write one per condition)")
+    table = build(aggregates, expected)
+    out = Path(out)
+    written = [io.write_text(out / "table.md", markdown(table)),
+               io.write_text(out / "table.csv", to_csv(table)),
+               io.write_text(out / "table.tex", latex(table)),
+               io.write_json(out / "table.json", {
+                   "columns": table.columns, "rows": table.rows, "params_m": table.params_m,
+                   "cells": [{"upstream": u, "condition": c, "mean": m, "std": s, "folds": n}
+                             for (u, c), (m, s, n) in sorted(table.cells.items())],
+                   "average": {u: table.average(u) for u in table.rows},
+                   "sources": [a["path"] for a in aggregates]})]
+    for upstream in table.rows:
+        figure = layer_weight_figure(table, upstream, out / f"layer_weights_{upstream}.png")
+        if figure is not None:
+            written.append(figure)
+    figure = radar(table, out / "radar.png")
+    if figure is not None:
+        written.append(figure)
+    return written
