@@ -91,6 +91,25 @@ def test_evaluate_reproduces_the_test_scores(demo_run: Path):
             == (demo_run / "test_fold1_predict.txt").read_text())
 
 
+def test_evaluate_from_another_working_directory_reproduces_the_scores(demo_run: Path,
+                                                                       tmp_path, monkeypatch):
+    """Stored paths are absolute: evaluate runs from anywhere, on the same files, same scores."""
+    checkpoint = demo_run.absolute() / "dev-best.ckpt"
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for key in ("label_dir", "audio_root", "cache_dir"):
+        assert Path(saved["config"]["data"][key]).is_absolute(), key
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["-m", "evaluate", "-e", str(checkpoint), "-p", "again", "--device", "cpu"]) == 0
+    again = scores.read(elsewhere / "again" / "scores.json")
+    first = scores.read(demo_run.absolute() / "scores.json")
+    assert again["metrics"] == first["metrics"] and again["baselines"] == first["baselines"]
+    assert ((elsewhere / "again" / "test_fold1_predict.txt").read_text()
+            == (demo_run.absolute() / "test_fold1_predict.txt").read_text())
+    assert not (elsewhere / "results").exists()  # nothing re-extracted or rebuilt here
+
+
 def test_training_is_deterministic_for_a_seed(demo_run: Path):
     again = train("demo_again")
     a = torch.load(demo_run / "dev-best.ckpt", weights_only=True)["model"]
