@@ -53,6 +53,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import sys
@@ -68,7 +69,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from upstream import Featurizer, build_upstream, make_tiny
-from upstream.cache import PRECISIONS, autocast, load_batch, pool
+from upstream.cache import PRECISIONS, load_batch, pool
 
 SAMPLE_RATE = 16_000
 DEFAULT_UPSTREAMS = ["wavlm_large", "xls_r_1b"]
@@ -192,7 +193,7 @@ def _cpu_flash_attention_flops(query_shape, key_shape, value_shape, *args: Any,
 EXTRA_FLOP_FORMULAS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops}
 # ops that do multiply-adds in bulk: one that ran without a FLOP formula is reported per row
-BULK_OP_WORDS = ("mm", "conv", "attention", "matmul", "linear", "einsum")
+BULK_OP = re.compile(r"mm|convolution|conv\d|attention|matmul|linear|einsum")
 
 
 class _OpRecorder(TorchDispatchMode):
@@ -214,8 +215,8 @@ def count_flops(step: Callable[[], Any]) -> dict[str, Any]:
     with counter, recorder:
         step()
     by_op = {str(op): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
-    uncounted = sorted(str(op) for op in recorder.ops if op not in counter.flop_registry
-                       and any(word in str(op).lower() for word in BULK_OP_WORDS))
+    uncounted = sorted(str(op) for op in recorder.ops
+                       if op not in counter.flop_registry and BULK_OP.search(str(op)))
     return {"total": int(counter.get_total_flops()), "by_op": by_op, "uncounted": uncounted}
 
 

@@ -114,3 +114,16 @@ def test_loading_without_random_init_gives_the_same_model(bench, tmp_path, name)
     assert all(torch.equal(a[k], b[k]) for k in a)
     wavs = bench.synthetic_batch(2, 0.5, 0, pin=False)
     assert torch.equal(plain(wavs)[0], fast(wavs)[0])
+
+
+def test_flop_count_includes_cpu_attention_and_reports_ops_without_a_formula(bench,
+                                                                             monkeypatch):
+    q = torch.randn(2, 4, 50, 8)  # (batch, heads, frames, head dim)
+    attend = lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q)  # noqa: E731
+    counted = bench.count_flops(attend)
+    assert counted["total"] == 2 * 2 * (2 * 4 * 50 * 50 * 8)  # Q K^T and A V, 2 FLOPs per MAC
+    assert counted["uncounted"] == []
+    monkeypatch.setattr(bench, "EXTRA_FLOP_FORMULAS", {})
+    counted = bench.count_flops(attend)
+    assert counted["total"] == 0
+    assert counted["uncounted"] == ["aten._scaled_dot_product_flash_attention_for_cpu"]
