@@ -68,8 +68,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
-from upstream import Featurizer, build_upstream, make_tiny
-from upstream.cache import PRECISIONS, load_batch, pool
+from emobench.upstream import Featurizer, build_upstream, make_tiny
+from emobench.upstream.cache import PRECISIONS, load_batch, pool
 
 SAMPLE_RATE = 16_000
 DEFAULT_UPSTREAMS = ["wavlm_large", "xls_r_1b"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from upstream import build_upstream, make_tiny
+from emobench.upstream import build_upstream, make_tiny
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_extract.py"
 
