@@ -98,6 +98,19 @@ def fix_for(module: str, exc: BaseException) -> str:
     return f"reinstall from the lock: {_pip()} install -r {lock_text}"
 
 
+def describe(exc: BaseException) -> str:
+    """``Type: message``, followed by the exceptions it was raised from (the undefined symbol
+    of a library that torchaudio reports only as "Could not load this library")."""
+    parts, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 4:
+        seen.add(id(current))
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or (None if current.__suppress_context__
+                                         else current.__context__)
+    return ", caused by ".join(parts)
+
+
 def failure_line(module: str, exc: BaseException) -> str:
     """One line: which package does not load (with which torch), the error, the fix."""
     dist = _dist(module)
@@ -107,7 +120,7 @@ def failure_line(module: str, exc: BaseException) -> str:
         what += f" ({module})"
     torch_version = _version("torch")
     with_torch = f" with torch {torch_version}" if dist in BUILT_ON_TORCH and torch_version else ""
-    error = " ".join(f"{type(exc).__name__}: {exc}".split())
+    error = " ".join(describe(exc).split())
     return f"emobench doctor: {what} does not load{with_torch}: {error}; {fix_for(module, exc)}"
 
 

@@ -36,6 +36,19 @@ def test_a_failing_import_is_one_line_with_package_error_and_fix(
     assert line.endswith("-m pip install -r requirements.lock"), line
 
 
+def test_the_line_names_the_error_an_import_was_raised_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "wrappedlib.py").write_text(
+        "try:\n"
+        "    raise OSError('libwrapped.so: undefined symbol: torch_exception_get_what')\n"
+        "except OSError as e:\n"
+        "    raise OSError('Could not load this library: libwrapped.so') from e\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    line = doctor.check(("wrappedlib",))
+    assert ("OSError: Could not load this library: libwrapped.so, caused by OSError: "
+            "libwrapped.so: undefined symbol: torch_exception_get_what; reinstall") in line
+
+
 def test_a_missing_module_and_a_missing_toolkit_package(monkeypatch: pytest.MonkeyPatch) -> None:
     line = doctor.check(("no_such_dependency_xyz",))
     assert "no_such_dependency_xyz (not installed) does not load: ModuleNotFoundError" in line
