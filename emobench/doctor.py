@@ -115,7 +115,10 @@ def failure_line(module: str, exc: BaseException) -> str:
     """One line: which package does not load (with which torch), the error, the fix."""
     dist = _dist(module)
     version = _version(dist)
-    what = f"{dist} {version}" if version else f"{dist} (not installed)"
+    if version:
+        what = f"{dist} {version}"
+    else:  # no distribution metadata: named "not installed" when the import found no module
+        what = f"{dist} (not installed)" if isinstance(exc, ModuleNotFoundError) else dist
     if module != dist:
         what += f" ({module})"
     torch_version = _version("torch")

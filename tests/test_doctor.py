@@ -30,7 +30,7 @@ def test_a_failing_import_is_one_line_with_package_error_and_fix(
     monkeypatch.syspath_prepend(str(tmp_path))
     line = doctor.check(("json", "brokenlib", "never_reached_module"))
     assert line is not None and "\n" not in line
-    assert line.startswith("emobench doctor: brokenlib (not installed) does not load: "
+    assert line.startswith("emobench doctor: brokenlib does not load: "
                            "OSError: libbroken.so: undefined symbol: torch_new_stable_ivalue "
                            "second line; reinstall from the lock: ")
     assert line.endswith("-m pip install -r requirements.lock"), line
