@@ -1,35 +1,91 @@
 #!/usr/bin/env bash
-# One-command set-up and run. On first use it creates a virtual environment and installs the
-# toolkit with its dependencies (torch/torchaudio 2.11, s3prl 0.4.18, ...); later runs reuse it.
+# One-command set-up and run. On first use it creates a virtual environment, installs the exact
+# dependency versions of requirements.lock (torch/torchaudio 2.11.0, s3prl 0.4.18, ...) and then
+# the toolkit itself, and checks that everything imports (python -m emobench.orchestration.doctor); later runs
+# reuse it until requirements.lock, setup.cfg or pyproject.toml change (docs/install.md).
 #
 #   bash quickstart.sh demo   # the main job: ExVo multitask (-d exvo_mtl) on the generated demo corpus
 #   bash quickstart.sh test   # run the test suite
+#   bash quickstart.sh lock   # maintainers: regenerate requirements.lock from setup.cfg (uv)
 #
 # EMOBENCH_VENV chooses the environment folder (default .venv); PYTHON the interpreter (python3).
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV="${EMOBENCH_VENV:-.venv}"
 PY="${PYTHON:-python3}"
+LOCK=requirements.lock
+UV_VERSION=0.13.9  # the uv that writes the lock (bash quickstart.sh lock)
+
+make_venv() {  # make_venv DIR
+  if ! "$PY" -m venv "$1"; then
+    # Debian's python3 without the python3-venv package: fall back to virtualenv from PyPI
+    # (and a system pip that refuses --user installs under PEP 668 needs its override)
+    rm -rf "$1"
+    "$PY" -m pip install --user --quiet virtualenv 2>/dev/null \
+      || "$PY" -m pip install --user --quiet --break-system-packages virtualenv
+    "$PY" -m virtualenv --quiet "$1"
+  fi
+}
 
 ensure_env() {
   if [ ! -x "$VENV/bin/python" ]; then
     echo "quickstart: creating the virtual environment $VENV" >&2
-    if ! "$PY" -m venv "$VENV"; then
-      # Debian's python3 without the python3-venv package: fall back to virtualenv from PyPI
-      # (and a system pip that refuses --user installs under PEP 668 needs its override)
-      rm -rf "$VENV"
-      "$PY" -m pip install --user --quiet virtualenv 2>/dev/null \
-        || "$PY" -m pip install --user --quiet --break-system-packages virtualenv
-      "$PY" -m virtualenv --quiet "$VENV"
-    fi
+    make_venv "$VENV"
   fi
   local stamp="$VENV/.emobench-install" want
-  want="$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16) $(pwd)"
+  want="$(cat "$LOCK" setup.cfg pyproject.toml | sha256sum | cut -c1-16) $(pwd)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "quickstart: installing the toolkit and its dependencies into $VENV" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
-    echo "$want" > "$stamp"  # written only after a complete install
+    echo "quickstart: installing $LOCK, then the toolkit, into $VENV" >&2
+    # every dependency at its locked version (pip checks each file's hash), then the toolkit
+    # alone, editable
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$LOCK"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -e .
+    # the import check: on failure one line naming the package and the fix, and we stop here
+    "$VENV/bin/python" -m emobench.orchestration.doctor
+    echo "$want" > "$stamp"  # written only after a complete install that imports
   fi
+}
+
+# Regenerate the lock from setup.cfg (install_requires and the `test` extra) with uv, installed
+# in a tool environment of its own; extra arguments go to uv (e.g. --upgrade-package numpy).
+lock() {
+  local tools="${XDG_CACHE_HOME:-$HOME/.cache}/emobench/uv-$UV_VERSION"
+  if [ ! -x "$tools/bin/uv" ]; then
+    rm -rf "$tools"
+    make_venv "$tools"
+    "$tools/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+  local cmd=(uv pip compile setup.cfg --extra test --universal --python-version 3.10
+             --generate-hashes -o "$LOCK")
+  echo "quickstart: ${cmd[*]} $*" >&2
+  # uv reads no pip configuration; --no-config and the unset variables keep uv's own
+  # configuration out too, so that the lock comes from uv's default index, PyPI; the two sdists
+  # (s3prl, this project's metadata) are built with the local Python, none is downloaded
+  env -u UV_INDEX -u UV_DEFAULT_INDEX -u UV_INDEX_URL -u UV_EXTRA_INDEX_URL -u UV_FIND_LINKS \
+      -u UV_NO_INDEX -u UV_INDEX_STRATEGY -u UV_CONSTRAINT -u UV_OVERRIDE -u UV_EXCLUDE \
+      -u UV_EXCLUDE_NEWER -u UV_PRERELEASE -u UV_RESOLUTION -u UV_TORCH_BACKEND \
+    "$tools/bin/uv" --no-config --no-python-downloads "${cmd[@]:1}" --custom-compile-command "bash quickstart.sh lock" "$@" \
+    >/dev/null  # uv echoes the lock on stdout too
+  # our header above uv's (whose first line starts the part kept from uv's output)
+  {
+    cat <<EOF
+# requirements.lock: every dependency of emobench (setup.cfg's install_requires and its "test"
+# extra), direct and transitive, at one exact version, with the sha256 of every file PyPI has
+# for that version. Install: pip install -r requirements.lock && pip install --no-deps -e .
+# Regenerate (docs/install.md): bash quickstart.sh lock, which runs uv $UV_VERSION as
+#   ${cmd[*]}
+# Why uv: "uv pip compile --universal" writes ONE lock for Linux and macOS and every Python
+# >= 3.10, with environment markers (torch's CUDA wheels nvidia-*, cuda-*, triton:
+# sys_platform == 'linux' only); pip-compile resolves for the machine it runs on, so its lock
+# would demand the nvidia-* wheels on macOS too, and it follows pip's configuration (extra
+# indexes, find-links, constraints) where uv resolves from PyPI alone. The output is a plain
+# requirements file: installing it needs only pip. The hashes make pip install exactly these
+# files, never another build of the same version from another index or find-links (such as a
+# local torch 2.11.0+cpu wheel, which "torch==2.11.0" would otherwise accept).
+EOF
+    sed '/^# This file was autogenerated by uv/,$!d' "$LOCK"
+  } > "$LOCK.tmp"
+  mv "$LOCK.tmp" "$LOCK"
 }
 
 case "${1:-}" in
@@ -43,8 +99,12 @@ case "${1:-}" in
     shift
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  lock)
+    shift
+    lock "$@"
+    ;;
   *)
-    echo "usage: bash quickstart.sh demo|test [extra arguments]" >&2
+    echo "usage: bash quickstart.sh demo|test|lock [extra arguments]" >&2
     exit 2
     ;;
 esac
