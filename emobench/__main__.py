@@ -4,4 +4,5 @@ import sys
 
 from emobench.orchestration.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (as the doctests do) runs nothing
+    sys.exit(main())
