@@ -52,12 +52,12 @@ import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from emobench.downstream.emotion.config import EmotionConfig
 from emobench.downstream.emotion.features import FeaturePath, PooledDataset
 from emobench.downstream.emotion.loss import class_balanced_weights, soft_label_loss
 from emobench.downstream.emotion.metrics import all_metrics
 from emobench.downstream.emotion.model import EmotionHead, EmotionModel
-from emobench.downstream.emotion.task import _scheduler, predict
+from emobench.downstream.emotion.evaluation import predict
+from emobench.downstream.trainer import Schedule, scheduler as lr_scheduler
 from emobench.core import io
 from emobench.orchestration.sweep import cost, throughput, work
 from emobench.upstream import Featurizer, upstream_info
@@ -92,7 +92,9 @@ def measure(layers: int, dim: int, batch_size: int, train_n: int, eval_n: int, c
     model = EmotionModel(Featurizer(layers), EmotionHead(dim, 256, classes), dim).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
     steps = -(-train_n // batch_size)
-    scheduler = _scheduler(optimizer, EmotionConfig(), steps * (repeats + 1))
+    # a per-step schedule costs the same whatever its factors: the cosine one stands for all
+    scheduler = lr_scheduler(optimizer, Schedule(epochs=1, lr=1e-4, scheduler="cosine_warmup"),
+                             steps * (repeats + 1))
     weights = torch.tensor(class_balanced_weights(train_set.labels.numpy()), dtype=torch.float32,
                            device=device)
     writer = SummaryWriter(str(folder / f"tb_{layers}x{dim}_b{batch_size}"))

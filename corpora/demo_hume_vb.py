@@ -99,36 +99,24 @@ import numpy as np
 import soundfile as sf
 
 from emobench.corpora.atomic_build import build_atomically, files_digest
+from emobench.corpora.burst_synthesis import SAMPLE_RATE, synthesise
 
 EMOTIONS = ("Awe", "Excitement", "Amusement", "Awkwardness", "Fear", "Horror", "Distress",
             "Triumph", "Sadness", "Surprise")
 COUNTRIES = ("China", "South Africa", "USA", "Venezuela")
-SAMPLE_RATE = 16000
 VERSION = "demo_hume_vb-1"
 COLUMNS = ("File_ID", "Split", "Subject_ID", "Country", "Age", *EMOTIONS)
 SPLITS = ("Train", "Val", "Test")
 AGE_RANGE = (18.0, 39.5)
-DURATION_RANGE = (0.6, 1.8)
 FIRST_ID = 10001
 _CORPUS_ENTRIES = {"wav", "data_info.csv", "MANIFEST.json"}
 
 _E = {name: i for i, name in enumerate(EMOTIONS)}
-# Centre (Hz) of each emotion's spectral bump, in EMOTIONS order.
-_CENTRES = np.array([750.0, 2642.0, 1408.0, 4958.0, 3620.0, 548.0, 6792.0, 1929.0, 400.0,
-                     1028.0])
-_BUMP_DB = 14.0
-_BUMP_OCTAVES = 0.15
-_HOARSE = np.array([5800.0])  # centre (Hz) of the age-dependent aspiration band
 # Co-occurring pairs (symmetric).
 _PARTNER = {_E["Amusement"]: _E["Excitement"], _E["Excitement"]: _E["Amusement"],
             _E["Fear"]: _E["Horror"], _E["Horror"]: _E["Fear"],
             _E["Sadness"]: _E["Distress"], _E["Distress"]: _E["Sadness"],
             _E["Awe"]: _E["Surprise"], _E["Surprise"]: _E["Awe"]}
-# Prosodic weights per emotion (EMOTIONS order).
-_AROUSAL = np.array([0.2, 0.8, 0.6, -0.2, 0.7, 0.9, 0.4, 1.0, -0.7, 0.6])
-_BREATH = np.array([0.25, 0.0, 0.0, 0.05, 0.1, 0.0, 0.3, 0.0, 0.4, 0.05])
-_RANGE = np.array([1.0, 4.0, 6.0, 0.0, 1.0, 1.0, 1.0, 4.0, 0.0, 5.0])
-_RATE = np.array([-0.5, 1.5, 4.0, 0.5, 1.0, 0.0, 0.5, 0.5, -1.5, 0.0])
 # Per country: F1 (Hz), F2 (Hz), spectral tilt (dB/octave), in COUNTRIES order.
 _COUNTRY_TIMBRE = np.array([
     [750.0, 1250.0, 6.0],    # China
@@ -203,78 +191,6 @@ def _intensities(rng: np.random.Generator) -> np.ndarray:
     return np.round(np.clip(values, 0.0, 1.0), 3)
 
 
-def _bumps_db(f: np.ndarray, centres: np.ndarray, gains_db: np.ndarray,
-              width: float = _BUMP_OCTAVES) -> np.ndarray:
-    """Sum of Gaussian bumps in log-frequency (s.d. ``width`` octaves; dB) at ``f``."""
-    octaves = np.log2(np.maximum(f, 20.0)[None, :] / centres[:, None])
-    return gains_db @ np.exp(-0.5 * (octaves / width) ** 2)
-
-
-def _synthesise(rng: np.random.Generator, intensity: np.ndarray,
-                spk: dict[str, object]) -> np.ndarray:
-    """One vocal burst as int16 samples (see the module docstring)."""
-    sr = SAMPLE_RATE
-    n = int(rng.uniform(*DURATION_RANGE) * sr)
-    t = np.arange(n) / sr
-    dur = n / sr
-    arousal = float(_AROUSAL @ intensity)
-    level = 6.0 * arousal + spk["level"] + rng.normal(0.0, 2.0)
-    shift = 3.0 * arousal + rng.normal(0.0, 0.7)
-    span = (1.5 + float(_RANGE @ intensity)) * rng.uniform(0.7, 1.3)
-    rate = float(np.clip(3.0 + _RATE @ intensity, 1.5, 8.0)) * rng.uniform(0.8, 1.2)
-    breath = float(np.clip(spk["breath"] + _BREATH @ intensity + rng.normal(0.0, 0.04),
-                           0.02, 0.85))
-    tilt = spk["tilt"] + rng.normal(0.0, 0.5)
-
-    # Pitch contour: random knots, about two per pulse.
-    k = int(np.ceil(dur * rate * 2.0)) + 2
-    knots = np.linspace(0.0, dur, k)
-    contour = np.interp(t, knots, rng.uniform(-1.0, 1.0, k))
-    f0 = spk["f0"] * 2.0 ** ((shift + span * contour) / 12.0)
-    theta = 2.0 * np.pi * np.cumsum(f0) / sr
-    harmonics = max(1, int(7500.0 / f0.max()))
-    half = np.sin(theta / 2.0)
-    safe = np.where(np.abs(half) < 1e-6, 1.0, half)
-    pulses = np.where(np.abs(half) < 1e-6, harmonics,
-                      np.sin((harmonics + 0.5) * theta) / (2.0 * safe) - 0.5)
-    voiced = pulses / np.sqrt(np.mean(pulses ** 2))
-    source = (1.0 - breath) * voiced + breath * 1.5 * rng.standard_normal(n)
-
-    # Spectral shape: tilt, formants, emotion and distractor bumps, 80 Hz high-pass.
-    nfft = 1 << (n - 1).bit_length()
-    f = np.fft.rfftfreq(nfft, 1.0 / sr)
-    formants = np.append(spk["formants"], spk["f3"]) * rng.uniform(0.95, 1.05, 3)
-    bands = np.array([90.0, 130.0, 180.0])[:, None]
-    gains = np.array([1.0, 0.7, 0.3])[:, None]
-    resonance = 0.15 + np.sum(gains / (1.0 + ((f - formants[:, None]) / bands) ** 2), axis=0)
-    bump_gain = _BUMP_DB * intensity * rng.uniform(0.6, 1.4, len(EMOTIONS))
-    if "cue_gain" in spk:
-        bump_gain = bump_gain * spk["cue_gain"]
-    distractors = np.exp(rng.uniform(np.log(300.0), np.log(7000.0), 2))
-    db = (_bumps_db(f, _CENTRES, bump_gain) + _bumps_db(f, distractors, rng.normal(0.0, 6.0, 2))
-          + _bumps_db(f, _HOARSE, np.array([spk["hoarse"] + rng.normal(0.0, 1.0)]), 0.08)
-          - tilt * np.log2(np.maximum(f, 200.0) / 200.0))
-    shape = resonance * 10.0 ** (db / 20.0) * f**2 / (f**2 + 80.0**2)
-    spectra = np.fft.rfft(np.stack([source, rng.standard_normal(n)]), nfft)
-    spectra *= np.stack([shape, 1.0 / (1.0 + f / 1000.0)])
-    burst, floor = np.fft.irfft(spectra, nfft)[:, :n]
-
-    # Pulsing envelope with attack and release.
-    phase = 2.0 * np.pi * (rate * t + rng.uniform())
-    envelope = 1.0 - rng.uniform(0.3, 0.9) * (0.5 + 0.5 * np.cos(phase))
-    lead, trail = rng.uniform(0.03, 0.1, 2)
-    attack, release = rng.uniform(0.02, 0.1, 2)
-    gate = np.clip(np.minimum((t - lead) / attack, (dur - trail - t) / release), 0.0, 1.0)
-    burst *= envelope * gate
-    active = gate > 0.5
-    rms = np.sqrt(np.mean(burst[active] ** 2)) if active.any() else 1.0
-    burst *= 10.0 ** ((level - 22.0) / 20.0) / max(rms, 1e-9)
-
-    floor *= 10.0 ** (rng.normal(-55.0, 3.0) / 20.0) / np.sqrt(np.mean(floor ** 2))
-    out = np.tanh(burst + floor)
-    return np.round(np.clip(out, -1.0, 1.0) * 32767.0).astype(np.int16)
-
-
 def _bursts(seed: int, params: dict[str, object]) -> Iterator[tuple[int, int, int]]:
     """(speaker index, burst index, numeric File_ID) of every burst."""
     per = params["bursts_per_speaker"]
@@ -300,7 +216,7 @@ def _write_corpus(root: Path, seed: int, params: dict[str, object]) -> dict[str,
         rng = np.random.default_rng([seed, 1, s, u])
         intensity = _intensities(rng)
         spk = speakers[s]
-        sf.write(root / "wav" / f"{file_id}.wav", _synthesise(rng, intensity, spk),
+        sf.write(root / "wav" / f"{file_id}.wav", synthesise(rng, intensity, spk),
                  SAMPLE_RATE, subtype="PCM_16", format="WAV")
         if "offset" in spk:  # as the raters perceive this speaker: its offset on top
             intensity = np.round(np.clip(intensity + spk["offset"], 0.0, 1.0), 3)

@@ -4,5 +4,5 @@ import sys
 
 from emobench.orchestration.cli import main
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # importing the module (as the doctests do) runs nothing
     sys.exit(main())

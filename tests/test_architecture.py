@@ -67,20 +67,10 @@ def test_a_wrong_import_is_named(tree, package, text, expected):
     assert any(expected in p for p in problems), problems
 
 
-# Modules over the limit today, with the line count they may not exceed: the task modules shrink
-# when their training loops move into one trainer (issue 14), demo_hume_vb.py when its synthesis
-# moves out. Remove an entry when its module is back under the limit (the test says so).
-OVER_LIMIT = {"downstream/emotion/task.py": 456, "downstream/exvo/fewshot_task.py": 430,
-              "downstream/exvo/task.py": 352, "corpora/demo_hume_vb.py": 361}
-
-
 def test_no_module_is_over_the_size_limit():
     from architecture import modules
 
     sizes = {str(path.relative_to(CHECKOUT)): len(path.read_text(encoding="utf-8").splitlines())
              for path in modules(package_roots(CHECKOUT / "setup.cfg")).values()}
-    long = {name: n for name, n in sizes.items()
-            if n > MAX_LINES and n > OVER_LIMIT.get(name, MAX_LINES)}
+    long = {name: n for name, n in sizes.items() if n > MAX_LINES}
     assert not long, f"modules over {MAX_LINES} lines: {long}"
-    back = [name for name, cap in OVER_LIMIT.items() if sizes.get(name, 0) <= MAX_LINES]
-    assert not back, f"{back} are within {MAX_LINES} lines now: remove them from OVER_LIMIT"

@@ -150,7 +150,7 @@ def test_reuse_and_rebuild(tmp_path: Path) -> None:
 def test_interrupted_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "corpus"
     calls = {"n": 0}
-    synthesise = demo_hume_vb._synthesise
+    from emobench.corpora.burst_synthesis import synthesise
 
     def failing(*args, **kwargs):
         calls["n"] += 1
@@ -158,7 +158,7 @@ def test_interrupted_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mo
             raise KeyboardInterrupt
         return synthesise(*args, **kwargs)
 
-    monkeypatch.setattr(demo_hume_vb, "_synthesise", failing)
+    monkeypatch.setattr(demo_hume_vb, "synthesise", failing)
     with pytest.raises(KeyboardInterrupt):
         build(root, 0, **SMALL)
     assert list(tmp_path.iterdir()) == []

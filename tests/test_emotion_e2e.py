@@ -94,7 +94,8 @@ def test_evaluate_reproduces_the_test_scores(demo_run: Path):
 def test_evaluate_from_another_working_directory_reproduces_the_scores(demo_run: Path,
                                                                        tmp_path, monkeypatch):
     """Stored paths are absolute: evaluate runs from anywhere, on the same files, same scores."""
-    checkpoint = demo_run.absolute() / "dev-best.ckpt"
+    run = demo_run.absolute()  # before leaving the run's working directory
+    checkpoint = run / "dev-best.ckpt"
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     for key in ("label_dir", "audio_root", "cache_dir"):
         assert Path(saved["config"]["data"][key]).is_absolute(), key
@@ -103,10 +104,10 @@ def test_evaluate_from_another_working_directory_reproduces_the_scores(demo_run:
     monkeypatch.chdir(elsewhere)
     assert main(["-m", "evaluate", "-e", str(checkpoint), "-p", "again", "--device", "cpu"]) == 0
     again = scores.read(elsewhere / "again" / "scores.json")
-    first = scores.read(demo_run.absolute() / "scores.json")
+    first = scores.read(run / "scores.json")
     assert again["metrics"] == first["metrics"] and again["baselines"] == first["baselines"]
     assert ((elsewhere / "again" / "test_fold1_predict.txt").read_text()
-            == (demo_run.absolute() / "test_fold1_predict.txt").read_text())
+            == (run / "test_fold1_predict.txt").read_text())
     assert not (elsewhere / "results").exists()  # nothing re-extracted or rebuilt here
 
 

@@ -23,6 +23,7 @@ from emobench.corpora import partitions
 from emobench.corpora.emotion_labels import SPLITS, LabelTable, read_labels
 from emobench.downstream.emotion.loss import class_balanced_weights
 from emobench.core.config import ConfigError
+from emobench.core.experiment import LOG
 from emobench.core.io import sha256_file
 
 LEAK_KINDS = ("speaker_overlap", "unit_overlap", "content_overlap")
@@ -221,3 +222,24 @@ def summary(report: dict[str, Any]) -> str:
         for p in fold["problems"]:
             lines.append(f"  - {p['message']}")
     return "\n".join(lines)
+
+
+def audit_for_training(table: LabelTable, data: Any, warnings: list[str]) -> dict[str, Any]:
+    """Audit the fold being trained; refuse leakage unless ``data.allow_leakage`` (then warn).
+
+    ``data`` is the emotion task's data config; every non-leak problem (except classes without
+    a training positive, warned with the class weights) is appended to ``warnings``.
+    """
+    spec = partition_spec(data.partition) if data.partition else None
+    report = audit_fold(table, data.fold, spec, hash_audio=True)
+    leaks = [p["message"] for p in report["problems"] if p["kind"] in LEAK_KINDS]
+    if leaks and not data.allow_leakage:
+        raise ConfigError(f"{table.source}: fold {data.fold} leaks between splits:\n  "
+                          + "\n  ".join(leaks) + "\nfix the partition (python run_downstream.py"
+                          " -m audit audits every fold) or set data.allow_leakage=true to train "
+                          "anyway (the results are then not speaker/session-independent)")
+    for problem in report["problems"]:
+        if problem["kind"] != "no_train_positive":
+            warnings.append(problem["message"])
+            LOG.warning(warnings[-1])
+    return report

@@ -54,6 +54,7 @@ class ModelConfig:
 class TrainConfig:
     epochs: int | None = None  # set by the corpus config (EMO-SUPERB: CREMA-D 110, IEMOCAP 40, ...)
     batch_size: int = 32
+    optimizer: Literal["adam", "adamw"] = "adamw"  # the reference's AdamW
     lr: float = 1e-4
     weight_decay: float = 0.01  # torch.optim.AdamW's default, as in the reference
     grad_clip: float = 1.0

@@ -17,8 +17,10 @@ from emobench.downstream.emotion.data import EmotionDataset, collate
 from emobench.downstream.emotion.model import EmotionModel
 from emobench.downstream.pooling import feature_cache, fill_cache, pooled_statistics
 from emobench.upstream import FrozenUpstream
+from emobench.upstream.cache import statistics
 
-__all__ = ["FeaturePath", "PooledDataset", "feature_cache", "fill_cache"]
+__all__ = ["FeaturePath", "PooledDataset", "feature_cache", "fill_cache", "pooled_variance_ratio",
+           "variance_ratio"]
 
 
 DIAGNOSTIC_UTTERANCES = 64
@@ -84,3 +86,29 @@ class FeaturePath:
             return model.forward_pooled(inputs.to(self.device))
         hidden, lengths = self.upstream([w.to(self.device) for w in inputs])
         return model(hidden, lengths.to(self.device))
+
+
+@torch.no_grad()
+def pooled_variance_ratio(upstream: FrozenUpstream, dataset: EmotionDataset, device: torch.device,
+                          limit: int = DIAGNOSTIC_UTTERANCES) -> float:
+    """Between-utterance std of time-mean features relative to their within-utterance std.
+
+    Near zero means the pooled features are the same for every utterance (e.g. per-utterance
+    CMVN), so a mean-pooled linear head can only learn a constant.
+    """
+    means, squares = [], []
+    wavs = [dataset[i][0].to(device) for i in range(min(limit, len(dataset)))]
+    for start in range(0, len(wavs), 16):
+        hidden, lengths = upstream(wavs[start:start + 16])
+        stats = statistics(hidden, lengths.to(device))
+        means.append(stats["mean"])
+        squares.append(stats["square"])
+    return variance_ratio(torch.cat(means), torch.cat(squares))
+
+
+def variance_ratio(mean: torch.Tensor, square: torch.Tensor) -> float:
+    """:func:`pooled_variance_ratio` from per-utterance time-means of the frames and of their
+    squares, ``(N, L, D)`` each (the pooled path has them cached: no upstream run)."""
+    spread = (square - mean * mean).clamp_min(0).sqrt().mean(dim=0)  # within utterances
+    ratio = mean.std(dim=0).mean(dim=-1) / spread.mean(dim=-1).clamp_min(1e-12)
+    return float(ratio.max())

@@ -41,8 +41,12 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 20  # at most; early stopping usually ends sooner
     batch_size: int = 8
-    lr: float = 1e-3  # Adam
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = 1e-3
     weight_decay: float = 0.0  # the paper gives none (the baseline code uses 1e-4)
+    grad_clip: float | None = None  # max gradient norm; null: no clipping (the baseline's)
+    scheduler: Literal["none", "cosine_warmup"] = "none"  # per step
+    warmup_steps: int = 0
     patience: int = 5  # epochs without a better validation S_MTL before stopping
     # mean: the mean of the three losses (the paper's text); uncertainty: learned homoscedastic
     # uncertainty weights exp(-s_i) L_i + s_i (Kendall et al. 2018; the baseline code)

@@ -53,8 +53,12 @@ class AdaptConfig:
 class TrainConfig:
     epochs: int = 20
     batch_size: int = 8
+    optimizer: Literal["adam", "adamw"] = "adam"
     lr: float = 1e-3
     weight_decay: float = 0.0
+    grad_clip: float | None = None  # max gradient norm; null: no clipping
+    scheduler: Literal["none", "cosine_warmup"] = "none"  # per step
+    warmup_steps: int = 0
     patience: int = 5
     # the validation score that selects the checkpoint: mean query CCC after adaptation with
     # adapt.method (the few-shot protocol), or without adaptation

@@ -16,13 +16,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 
-from emobench.core import io, plots, scores
+from emobench.core import scores
 from emobench.core.config import ConfigError, to_dict
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG, provenance, seed_everything
+from emobench.downstream import common
 from emobench.downstream.exvo.config import ExVoConfig
 from emobench.corpora.exvo_labels import COUNTRIES, EMOTIONS, ExVoTable, read_data_info
 from emobench.downstream.exvo.loss import combine, task_losses
@@ -30,9 +29,11 @@ from emobench.downstream.exvo.metrics import all_metrics, per_emotion_ccc
 from emobench.downstream.exvo.model import ExVoModel, functionals
 from emobench.downstream.exvo import outputs
 from emobench.downstream.exvo.outputs import Predictions
-from emobench.downstream.pooling import feature_cache, fill_cache, pooled_statistics
+from emobench.downstream.pooling import pooled_statistics
 from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
-from emobench.upstream import Featurizer, FrozenUpstream, build_upstream
+from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, StepLoss, Trainer,
+                                         index_batches)
+from emobench.upstream import FrozenUpstream
 
 CONFIG = ExVoConfig
 NAME = "exvo_mtl"
@@ -57,15 +58,13 @@ def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
 def check(cfg: ExVoConfig) -> None:
     """Refuse a config that cannot run (before anything is written)."""
     check_data(cfg)
-    if cfg.train.epochs < 1 or cfg.train.patience < 1 or cfg.train.batch_size < 1:
-        raise ConfigError("train.epochs, train.patience and train.batch_size must be >= 1")
+    if cfg.train.batch_size < 1:
+        raise ConfigError("train.batch_size must be >= 1")
+    Schedule.of(cfg.train).check()
 
 
 def check_data(cfg: ExVoConfig) -> None:
-    for key in ("data_info", "audio_root"):
-        if getattr(cfg.data, key) is None:
-            raise ConfigError(f"data.{key} is not set: give it in a config file (-c) or with "
-                              f"-o data.{key}=PATH (or run the demo with --demo)")
+    common.require_paths(cfg.data, ("data_info", "audio_root"))
 
 
 def _table(cfg: ExVoConfig) -> ExVoTable:
@@ -74,13 +73,7 @@ def _table(cfg: ExVoConfig) -> ExVoTable:
 
 
 def _upstream(ctx: RunContext) -> FrozenUpstream:
-    spec = ctx.upstream
-    upstream = build_upstream(spec.name, spec.checkpoint, spec.padded_batch).to(ctx.device)
-    if ctx.config.model.functionals == "mean_std" and not upstream.info.frame_rate:
-        raise ConfigError(f"{upstream.info.name} gives one vector per utterance: it has no "
-                          "frames to take a standard deviation over (use "
-                          "model.functionals=mean)")
-    return upstream
+    return common.upstream_of(ctx, ctx.config.model.functionals)
 
 
 def _waveforms(cfg: ExVoConfig, table: ExVoTable, standardizer: Standardizer | None = None
@@ -107,8 +100,7 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
 
 def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int) -> ExVoModel:
     cfg: ExVoConfig = ctx.config
-    featurizer = Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
-    return ExVoModel(featurizer, feature_dim, cfg.model.system,
+    return ExVoModel(common.featurizer_of(ctx, upstream), feature_dim, cfg.model.system,
                      uncertainty=cfg.train.loss_combination == "uncertainty").to(ctx.device)
 
 
@@ -161,82 +153,31 @@ def train(ctx: RunContext) -> dict[str, Any]:
     model = _model(ctx, upstream, features.shape[2])
     if cfg.model.standardize_features:
         model.fit_standardization(train_x.to(ctx.device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr,
-                                 weight_decay=cfg.train.weight_decay)
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "best": None, "best_epoch": None,
-                             "bad_epochs": 0, "stopped": False}
-    if ctx.resume is not None:
-        saved = torch.load(ctx.resume, map_location=ctx.device, weights_only=True)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state = saved["state"]
-        LOG.info("resumed from %s at epoch %d", ctx.resume, state["epoch"])
-
     targets = _targets(train_table, age_mean, age_std, ctx.device)
+
+    def loss(model: ExVoModel, rows: torch.Tensor) -> StepLoss:
+        rows_dev = rows.to(ctx.device)
+        losses = task_losses(model(train_x[rows].to(ctx.device)),
+                             *(t[rows_dev] for t in targets))
+        return StepLoss(combine(losses, model.log_vars), len(rows),
+                        dict(zip(("emotion", "age", "country"), losses)))
+
+    def evaluate(model: ExVoModel) -> Evaluation:
+        val = _split_metrics(val_table, predict(model, val_x, age_mean, age_std, ctx.device))
+        return Evaluation(val["s_mtl"], val, f"val ccc {val['ccc']:.4f} uar {val['uar']:.4f} "
+                                             f"mae {val['mae']:.3f} s_mtl {val['s_mtl']:.4f}")
+
     record = {"format": CHECKPOINT_FORMAT, "run": ctx.run_record(), "config": to_dict(cfg),
               "standardizer": asdict(waveforms.standardizer), "age_mean": age_mean,
               "age_std": age_std, "feature_dim": int(features.shape[2]),
               "upstream_sha256": upstream.checkpoint_sha256}
     batch = cfg.train.batch_size
-    with SummaryWriter(str(ctx.expdir)) as writer:
-        for epoch in range(state["epoch"], cfg.train.epochs):
-            if state["stopped"]:
-                break
-            model.train()
-            order = torch.randperm(len(train_x),
-                                   generator=torch.Generator().manual_seed(ctx.seed * 100_003 + epoch))
-            running = torch.zeros(3)
-            for first in tqdm(range(0, len(order), batch), leave=False, disable=None,
-                              desc=f"epoch {epoch + 1}/{cfg.train.epochs}"):
-                rows = order[first:first + batch]
-                rows_dev = rows.to(ctx.device)
-                losses = task_losses(model(train_x[rows].to(ctx.device)),
-                                     *(t[rows_dev] for t in targets))
-                loss = combine(losses, model.log_vars)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                state["step"] += 1
-                running += losses.detach().cpu() * len(rows)
-                writer.add_scalar(f"{NAME}/train-loss", float(loss.detach()), state["step"])
-            running /= len(order)
-            pred = predict(model, val_x, age_mean, age_std, ctx.device)
-            val = _split_metrics(val_table, pred)
-            for name, value in val.items():
-                writer.add_scalar(f"{NAME}/val-{name}", value, state["step"])
-            state["epoch"] = epoch + 1
-            message = (f"epoch {epoch + 1}/{cfg.train.epochs} train-loss emotion "
-                       f"{running[0]:.4f} age {running[1]:.4f} country {running[2]:.4f} | val "
-                       f"ccc {val['ccc']:.4f} uar {val['uar']:.4f} mae {val['mae']:.3f} "
-                       f"s_mtl {val['s_mtl']:.4f}")
-            if state["best"] is None or val["s_mtl"] > state["best"]:
-                state.update(best=val["s_mtl"], best_epoch=epoch + 1, bad_epochs=0)
-                io.torch_save({**record, "model": model.state_dict(),
-                               "selection": _selection(state)}, ctx.expdir / "dev-best.ckpt")
-                message += " (best)"
-            else:
-                state["bad_epochs"] += 1
-                if state["bad_epochs"] >= cfg.train.patience:
-                    state["stopped"] = True
-                    message += f" (no better S_MTL for {cfg.train.patience} epochs: stop)"
-            LOG.info(message)
-            io.torch_save({**record, "model": model.state_dict(), "state": state,
-                           "optimizer": optimizer.state_dict()}, ctx.expdir / "last.ckpt")
-    LOG.info("selected epoch %s by validation S_MTL = %.4f", state["best_epoch"], state["best"])
+    trainer = Trainer(Schedule.of(cfg.train), Selection("val_s_mtl"), ctx.expdir, ctx.device,
+                      record, tag=NAME, resume=ctx.resume)
+    trainer.fit(model, Loop(lambda epoch: index_batches(len(train_x), batch, ctx.seed, epoch),
+                            loss, evaluate, steps_per_epoch=-(-len(train_x) // batch)))
     return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream=upstream,
                                table=table, features=features)
-
-
-def _selection(state: dict[str, Any]) -> dict[str, Any]:
-    return {"metric": "val_s_mtl", "epoch": int(state["best_epoch"]),
-            "value": float(state["best"]), "higher_is_better": True}
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"{path} is not an emobench exvo_mtl checkpoint")
-    return saved
 
 
 def _baseline(train: ExVoTable, n: int) -> Predictions:
@@ -250,13 +191,11 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                         upstream: FrozenUpstream | None = None, table: ExVoTable | None = None,
                         features: torch.Tensor | None = None) -> dict[str, Any]:
     """Predict every burst with a saved model; write scores, predictions, submission, figures."""
-    saved = load_checkpoint(checkpoint)
+    saved = common.load_checkpoint(checkpoint, CHECKPOINT_FORMAT, NAME)
     cfg: ExVoConfig = ctx.config
     table = table if table is not None else _table(cfg)
     upstream = upstream if upstream is not None else _upstream(ctx)
-    if upstream.checkpoint_sha256 != saved["upstream_sha256"]:
-        raise ConfigError(f"{checkpoint} was trained on upstream weights with sha256 "
-                          f"{saved['upstream_sha256']}, not {upstream.checkpoint_sha256}")
+    common.check_upstream(saved, upstream, checkpoint)
     if features is None:
         standardizer = Standardizer(**saved["standardizer"])
         features = _features(ctx, _waveforms(cfg, table, standardizer), upstream)
@@ -287,8 +226,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     result = {
         "schema_version": 1, "task": NAME, "corpus": cfg.data.corpus, "condition": "multitask",
         "fold": None,
-        "upstream": {**asdict(ctx.upstream), "name": upstream.info.name,
-                     "checkpoint_sha256": upstream.checkpoint_sha256, "source": upstream.source},
+        "upstream": common.upstream_record(ctx, upstream),
         "seed": ctx.seed, "toolkit": provenance(), "checkpoint": str(checkpoint),
         "main_metric": {"name": "s_mtl", "split": main_split,
                         "value": metrics[main_split]["s_mtl"], "higher_is_better": True},
@@ -322,29 +260,16 @@ def _figures(outdir: Path, table: ExVoTable, pred: Predictions, scored: dict[str
                             f"{name}: age ({split})")
         outputs.confusion(table.country[rows], pred.country[rows],
                           outdir / "country_confusion.png", f"{name}: country ({split})")
-    weights = model.featurizer.layer_weights()
-    io.write_json(outdir / "layer_weights.json",
-                  {"upstream": name, "layer": ctx.upstream.layer,
-                   "normalize": ctx.upstream.normalize, "weights": weights})
-    plots.layer_weights(weights, f"{name} layer weights ({NAME})", outdir / "layer_weights.png")
+    common.write_layer_weights(outdir, model.featurizer, upstream, ctx, NAME)
 
 
 def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     """Fill the feature cache with every burst of every split, one shard of it."""
     cfg: ExVoConfig = ctx.config
     check_data(cfg)
-    if cfg.data.cache_dir is None:
-        raise ConfigError("-m extract needs data.cache_dir (it is null)")
-    table = _table(cfg)
-    upstream = _upstream(ctx)
-    waveforms = _waveforms(cfg, table)
-    cache = feature_cache(cfg.data.cache_dir, waveforms, upstream, ctx.upstream.normalize,
-                          cfg.data.cache_dtype, cfg.data.extract_precision)
-    keys, written = fill_cache(cache, waveforms, upstream, ctx.upstream.normalize,
-                               cfg.train.extract_batch_size, ctx.device, shard)
-    LOG.info("shard %d/%d: %d new entries; %d of %d bursts cached in %s", *shard, written,
-             len(keys) - len(cache.missing(keys)), len(set(keys)), cache.folder)
-    return written
+    common.require_cache(cfg.data)
+    return common.extract_shard(ctx, _waveforms(cfg, _table(cfg)), _upstream(ctx),
+                                cfg.train.extract_batch_size, shard, "bursts")
 
 
 def evaluate(ctx: RunContext) -> dict[str, Any]:

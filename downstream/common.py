@@ -1,0 +1,93 @@
+"""What every task does the same way around its own training: the upstream of a run, the
+checkpoint format check, the upstream's record in scores.json, the layer-weights outputs, and
+``-m extract``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from emobench.core import io, plots
+from emobench.core.config import ConfigError
+from emobench.core.context import RunContext
+from emobench.core.experiment import LOG
+from emobench.downstream.pooling import feature_cache, fill_cache
+from emobench.downstream.waveforms import WaveformDataset
+from emobench.upstream import Featurizer, FrozenUpstream, build_upstream
+
+
+def upstream_of(ctx: RunContext, functionals: str = "mean") -> FrozenUpstream:
+    """The run's frozen upstream on its device; ``mean_std`` functionals need frames."""
+    spec = ctx.upstream
+    upstream = build_upstream(spec.name, spec.checkpoint, spec.padded_batch).to(ctx.device)
+    if functionals == "mean_std" and not upstream.info.frame_rate:
+        raise ConfigError(f"{upstream.info.name} gives one vector per utterance: it has no "
+                          "frames to take a standard deviation over (use "
+                          "model.functionals=mean)")
+    return upstream
+
+
+def featurizer_of(ctx: RunContext, upstream: FrozenUpstream) -> Featurizer:
+    return Featurizer(upstream.num_layers, ctx.upstream.layer, ctx.upstream.normalize)
+
+
+def load_checkpoint(path: Path, checkpoint_format: str, task: str) -> dict[str, Any]:
+    """A task's checkpoint (plain data, ``weights_only``); another file is a ConfigError."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(saved, dict) or saved.get("format") != checkpoint_format:
+        raise ConfigError(f"{path} is not an emobench {task} checkpoint")
+    return saved
+
+
+def check_upstream(saved: dict[str, Any], upstream: FrozenUpstream, checkpoint: Path) -> None:
+    if upstream.checkpoint_sha256 != saved["upstream_sha256"]:
+        raise ConfigError(f"{checkpoint} was trained on upstream weights with sha256 "
+                          f"{saved['upstream_sha256']}, not {upstream.checkpoint_sha256}")
+
+
+def upstream_record(ctx: RunContext, upstream: FrozenUpstream) -> dict[str, Any]:
+    """The ``upstream`` entry of scores.json."""
+    return {**asdict(ctx.upstream), "name": upstream.info.name,
+            "checkpoint_sha256": upstream.checkpoint_sha256, "source": upstream.source}
+
+
+def write_layer_weights(outdir: Path, featurizer: Featurizer, upstream: FrozenUpstream,
+                        ctx: RunContext, title: str) -> None:
+    """``layer_weights.json`` and ``layer_weights.png`` of a trained model."""
+    weights = featurizer.layer_weights()
+    io.write_json(outdir / "layer_weights.json",
+                  {"upstream": upstream.info.name, "layer": ctx.upstream.layer,
+                   "normalize": ctx.upstream.normalize, "weights": weights})
+    plots.layer_weights(weights, f"{upstream.info.name} layer weights ({title})",
+                        outdir / "layer_weights.png")
+
+
+def require_paths(data: Any, keys: tuple[str, ...]) -> None:
+    """The data config's path fields ``keys`` are set (they have no default)."""
+    for key in keys:
+        if getattr(data, key) is None:
+            raise ConfigError(f"data.{key} is not set: give it in a config file (-c) or with "
+                              f"-o data.{key}=PATH (or run the demo with --demo)")
+
+
+def require_cache(data: Any) -> None:
+    """``-m extract`` fills the on-disk cache: ``data.cache_dir`` must name one."""
+    if data.cache_dir is None:
+        raise ConfigError("-m extract needs data.cache_dir (it is null)")
+
+
+def extract_shard(ctx: RunContext, dataset: WaveformDataset, upstream: FrozenUpstream,
+                  batch_size: int, shard: tuple[int, int], what: str = "utterances") -> int:
+    """Fill the feature cache with one shard of ``dataset`` (``-m extract``); entries written."""
+    data = ctx.config.data
+    require_cache(data)
+    cache = feature_cache(data.cache_dir, dataset, upstream, ctx.upstream.normalize,
+                          data.cache_dtype, data.extract_precision)
+    keys, written = fill_cache(cache, dataset, upstream, ctx.upstream.normalize, batch_size,
+                               ctx.device, shard)
+    LOG.info("shard %d/%d: %d new entries; %d of %d %s cached in %s", *shard, written,
+             len(keys) - len(cache.missing(keys)), len(set(keys)), what, cache.folder)
+    return written
