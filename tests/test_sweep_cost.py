@@ -13,7 +13,9 @@ import soundfile as sf
 import yaml
 
 from emobench.corpora import conditions
-from emobench.orchestration.sweep import corpus_hours, cost, throughput, work
+from emobench.orchestration.sweep import corpus_hours, cost
+from emobench.orchestration.sweep import throughput as throughput_file
+from emobench.orchestration.sweep import work as work_items
 from emobench.orchestration.sweep.fields import SweepFileError
 from emobench.orchestration.sweep.work import ExtractionWork, TrainingWork
 
@@ -43,8 +45,8 @@ def write(path: Path, data) -> Path:
 
 
 @pytest.fixture
-def throughput(tmp_path) -> throughput.Throughput:
-    return throughput.load_throughput(write(tmp_path / "tp.yaml", throughput_dict()))
+def throughput(tmp_path) -> throughput_file.Throughput:
+    return throughput_file.load_throughput(write(tmp_path / "tp.yaml", throughput_dict()))
 
 
 def test_extraction_hours_are_hours_times_passes_times_rtf(throughput):
@@ -109,7 +111,7 @@ def test_user_file_adds_a_device(tmp_path):
     del base["devices"][GPU]
     extra["devices"] = {GPU: extra["devices"][GPU]}
     del extra["reference_device"]
-    merged = throughput.load_throughput(write(tmp_path / "a.yaml", base),
+    merged = throughput_file.load_throughput(write(tmp_path / "a.yaml", base),
                                   write(tmp_path / "b.yaml", extra))
     assert set(merged.devices) == {CPU, GPU} and merged.reference_device == CPU
     assert merged.rtf("apc_960hr", GPU) == 0.01 and len(merged.sources) == 2
@@ -118,10 +120,10 @@ def test_user_file_adds_a_device(tmp_path):
 def test_merge_measurements_writes_a_loadable_file(tmp_path):
     path = tmp_path / "gpu.yaml"
     prov = {"date": "2026-01-01", "command": "python benchmarks/upstream_rtf.py", "machine": "m"}
-    throughput.merge_measurements(path, GPU, "extraction", prov, {"wavlm_large": 0.02})
-    throughput.merge_measurements(path, GPU, "training", prov, {"wavlm_large": {32: {
+    throughput_file.merge_measurements(path, GPU, "extraction", prov, {"wavlm_large": 0.02})
+    throughput_file.merge_measurements(path, GPU, "training", prov, {"wavlm_large": {32: {
         "train_per_utt_epoch": 1e-4, "eval_per_utt": 1e-5, "per_epoch": 0.01}}})
-    loaded = throughput.load_throughput(path)
+    loaded = throughput_file.load_throughput(path)
     assert loaded.rtf("WavLM", GPU) == 0.02
     assert loaded.training_cost("wavlm_large", GPU, 32).eval_per_utt == 1e-5
     assert loaded.devices[GPU].extraction_provenance.command.startswith("python benchmarks")
@@ -147,18 +149,18 @@ def test_bad_throughput_file_names_file_and_key(tmp_path, edit, message):
     edit(data)
     path = write(tmp_path / "bad.yaml", data)
     with pytest.raises(SweepFileError) as err:
-        throughput.load_throughput(path)
+        throughput_file.load_throughput(path)
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
 
 
 def test_unreadable_files_name_the_file(tmp_path):
     path = write(tmp_path / "broken.yaml", "devices: [unclosed\n")
     with pytest.raises(SweepFileError, match=re.escape(f"{path}: not valid YAML")):
-        throughput.load_throughput(path)
+        throughput_file.load_throughput(path)
     with pytest.raises(SweepFileError, match="no such file"):
-        throughput.load_throughput(tmp_path / "missing.yaml")
+        throughput_file.load_throughput(tmp_path / "missing.yaml")
     with pytest.raises(SweepFileError, match=r"<top level>: expected a mapping"):
-        throughput.load_throughput(write(tmp_path / "list.yaml", "- 1\n"))
+        throughput_file.load_throughput(write(tmp_path / "list.yaml", "- 1\n"))
 
 
 def test_bad_corpora_file_names_file_and_key(tmp_path):
@@ -202,11 +204,11 @@ def test_measure_audio_sums_file_durations_capped(tmp_path):
 
 
 def test_full_table_work_items():
-    extractions, trainings = work.full_emo_superb_work()
+    extractions, trainings = work_items.full_emo_superb_work()
     folds = sum(c.folds for c in conditions.all_conditions())
     assert folds == 31
     assert sum(t.runs for t in trainings) == 16 * folds
-    assert {t.upstream for t in trainings} == set(work.EMO_SUPERB_UPSTREAMS)
+    assert {t.upstream for t in trainings} == set(work_items.EMO_SUPERB_UPSTREAMS)
     passes = {e.corpus: e.passes for e in extractions if e.upstream == "wavlm_large"}
     # IMPROV (P) and (S) have identical partitions: they share their six folds' extraction
     assert passes == {"msp_improv": 6, "crema_d": 5, "msp_podcast": 1, "biic_podcast": 1,
@@ -223,16 +225,16 @@ def test_full_table_work_items():
 
 
 def test_full_table_options():
-    ext, train = work.full_emo_superb_work(["apc", "fbank"], ["improv_p", "podcast_p"],
+    ext, train = work_items.full_emo_superb_work(["apc", "fbank"], ["improv_p", "podcast_p"],
                                            folds=[1, 3], seeds=3)
     assert sorted((t.condition, t.fold) for t in train if t.upstream == "apc") == [
         ("improv_p", 1), ("improv_p", 3), ("podcast_p", 1)]
     assert all(t.runs == 3 for t in train)
     assert {e.corpus: e.passes for e in ext if e.upstream == "apc"} == {
         "msp_improv": 2, "msp_podcast": 1}
-    _, same = work.full_emo_superb_work(["apc"], ["improv_p"], folds="1,3")
+    _, same = work_items.full_emo_superb_work(["apc"], ["improv_p"], folds="1,3")
     assert [t.fold for t in same] == [1, 3]
-    ext, _ = work.full_emo_superb_work(["apc"], standardize=False)
+    ext, _ = work_items.full_emo_superb_work(["apc"], standardize=False)
     assert {e.passes for e in ext} == {1}
 
 
@@ -248,7 +250,7 @@ def test_corpora_table_matches_partitions_and_registry():
 
 def test_default_throughput_matches_docs_upstreams_table():
     """configs/sweeps/throughput.yaml's CPU RTFs are those of docs/upstreams.md."""
-    tp = throughput.load_throughput()
+    tp = throughput_file.load_throughput()
     cpu = tp.devices[tp.reference_device]
     docs = {}
     for line in (REPO / "docs" / "upstreams.md").read_text().splitlines():
@@ -256,9 +258,9 @@ def test_default_throughput_matches_docs_upstreams_table():
         if len(cells) == 6 and re.fullmatch(r"\d+\.\d+", cells[-1]):
             docs[cells[0]] = float(cells[-1])
     assert len(docs) >= 16 and cpu.rtf == docs
-    assert set(work.EMO_SUPERB_UPSTREAMS) <= set(cpu.rtf)
+    assert set(work_items.EMO_SUPERB_UPSTREAMS) <= set(cpu.rtf)
     if cpu.training_provenance is not None:
-        assert set(work.EMO_SUPERB_UPSTREAMS) <= set(cpu.training)
+        assert set(work_items.EMO_SUPERB_UPSTREAMS) <= set(cpu.training)
 
 
 def test_plain_device_names_resolve_to_the_measured_kind(throughput):
@@ -274,4 +276,4 @@ def test_emo_superb_upstreams_are_the_registered_paper_rows():
     from emobench.upstream.registry import UPSTREAMS, upstream_info
 
     rows = {n for n in UPSTREAMS.names() if upstream_info(n).paper_name}
-    assert set(work.EMO_SUPERB_UPSTREAMS) == rows and len(rows) == 16
+    assert set(work_items.EMO_SUPERB_UPSTREAMS) == rows and len(rows) == 16
