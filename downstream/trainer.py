@@ -289,5 +289,6 @@ class Trainer:
         patience = self.schedule.patience
         if patience is not None and state["bad_epochs"] >= patience:
             state["stopped"] = True
-            return message + f" (no better {self.selection.metric} for {patience} evaluations: stop)"
+            return (message + f" (no better {self.selection.metric} for {patience} "
+                    "evaluations: stop)")
         return message

@@ -122,7 +122,8 @@ def _standardizer(cfg: FewShotConfig, table: ExVoTable) -> Standardizer:
 
 def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int,
            num_targets: int) -> FewShotModel:
-    return FewShotModel(common.featurizer_of(ctx, upstream), feature_dim, ctx.config.model.hidden_dim,
+    return FewShotModel(common.featurizer_of(ctx, upstream), feature_dim,
+                        ctx.config.model.hidden_dim,
                         num_targets).to(ctx.device)
 
 

@@ -72,7 +72,7 @@ def combine(losses: torch.Tensor, weights: torch.Tensor, log_vars: torch.Tensor 
     ``sum_i exp(-s_i) w_i L_i + s_i`` with learned ``s_i`` (``uncertainty``).
 
     >>> L, w = torch.tensor([1.0, 2.0, 3.0]), torch.ones(3)
-    >>> float(combine(L, w, None, "mean")), float(combine(L, torch.tensor([1., 1., 0.]), None, "sum"))
+    >>> float(combine(L, w, None, "mean")), float(combine(L, torch.tensor([1., 1, 0]), None, "sum"))
     (2.0, 3.0)
     >>> float(combine(L, w, torch.zeros(3), "uncertainty"))  # s = 0: the plain sum
     6.0

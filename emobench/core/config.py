@@ -192,7 +192,8 @@ def _element(items: Any, key: str, path: str) -> dict[str, Any]:
     """The item of a list of named mappings that ``key`` names (its ``name``, or an index)."""
     if not isinstance(items, list):
         raise ConfigError(f"config key {path!r}: there is no list to pick {key!r} from")
-    named = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get("name") == key]
+    named = [i for i, item in enumerate(items)
+             if isinstance(item, dict) and item.get("name") == key]
     if named:
         return items[named[0]]
     if key.isdigit() and int(key) < len(items) and isinstance(items[int(key)], dict):
