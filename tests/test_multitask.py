@@ -211,9 +211,13 @@ def test_the_dimensional_demo_beats_the_constant_on_every_ccc(workdir):
 
 
 def test_the_gender_weight_is_one_override_away(workdir):
-    result = demo("alpha0", "-o", "targets.gender.weight=0,,train.epochs=2")
-    assert result["targets"]["gender"]["weight"] == 0.0
-    assert {"gender_uar", "arousal_ccc", "ccc_mean"} <= set(result["metrics"]["test"])
+    alpha1 = demo("alpha1", "-o", "train.epochs=2")
+    alpha0 = demo("alpha0", "-o", "targets.gender.weight=0,,train.epochs=2")
+    assert alpha1["targets"]["gender"]["weight"] == 1.0
+    assert alpha0["targets"]["gender"]["weight"] == 0.0
+    assert {"gender_uar", "arousal_ccc", "ccc_mean"} <= set(alpha0["metrics"]["test"])
+    # the shared trunk learns from the gender loss only when its weight is not 0
+    assert alpha0["metrics"]["test"]["arousal_ccc"] != alpha1["metrics"]["test"]["arousal_ccc"]
 
 
 def test_the_vocalisation_demo_names_classes_age_and_sex(workdir):
@@ -227,3 +231,33 @@ def test_the_vocalisation_demo_names_classes_age_and_sex(workdir):
     assert set(frame["class_pred"]) <= set(classes) and set(frame["sex_pred"]) <= {"female", "male"}
     assert frame["path"].str.contains("/").all() and {"age_pred", "age", "sex"} <= set(frame)
     assert {"class_confusion.png", "age.png", "sex_confusion.png"} <= {p.name for p in run.iterdir()}
+
+
+# ---- the shipped configs and the documented example ---------------------------------------
+
+@pytest.mark.parametrize("name", ["demo.yaml", "vocalisation.yaml", "emodb.yaml"])
+def test_the_shipped_multitask_configs_are_valid(name):
+    from emobench.core.resources import data_dir
+
+    layer = yaml.safe_load((data_dir("configs") / "multitask" / name).read_text())
+    layer["data"].update(data_info="t.csv", audio_root="a")
+    check_config(resolve(MultitaskConfig, layer))
+
+
+def test_the_documented_full_example_is_the_vocalisation_config():
+    from emobench.core.resources import CHECKOUT, data_dir
+
+    doc = (CHECKOUT / "docs" / "tasks.md").read_text(encoding="utf-8")
+    example = doc.split("## The full example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    shipped = (data_dir("configs") / "multitask" / "vocalisation.yaml").read_text()
+    assert yaml.safe_load(example) == yaml.safe_load(shipped)
+
+
+def test_exvo_mtl_is_the_hume_vb_target_config():
+    from emobench.core.resources import data_dir
+    from emobench.downstream.exvo.task import CONFIG
+
+    layer = yaml.safe_load((data_dir("configs") / "exvo_mtl" / "hume_vb.yaml").read_text())
+    assert resolve(CONFIG, {}) == resolve(CONFIG, layer)
+    assert [t.name for t in CONFIG().targets] == ["emotion", "age", "country"]
+    assert CONFIG().selection.combine == "exvo_s_mtl" and CONFIG().output.format == "exvo_multi"
