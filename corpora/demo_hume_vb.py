@@ -142,8 +142,8 @@ def split_of(k: int, speakers_per_country: int) -> str:
     return "Train" if k < train else "Val" if k < train + held else "Test"
 
 
-def _speakers(seed: int, per_country: int) -> list[dict[str, object]]:
-    """Subject_ID, country, split, age and voice traits of every speaker."""
+def speakers(seed: int, per_country: int) -> list[dict[str, object]]:
+    """Subject_ID, country, split, age, sex and voice traits of every speaker."""
     out = []
     for c, country in enumerate(COUNTRIES):
         for k in range(per_country):
@@ -157,6 +157,7 @@ def _speakers(seed: int, per_country: int) -> list[dict[str, object]]:
             semitones = -0.25 * older + rng.normal(0.0, 1.5)
             out.append({
                 "id": f"Speaker_{s + 1}", "country": country, "age": age,
+                "sex": "Female" if female else "Male",
                 "split": split_of(k, per_country),
                 "f0": (210.0 if female else 125.0) * 2.0 ** (semitones / 12.0),
                 "formants": np.array([f1, f2]) * vtl * np.exp(rng.normal(0.0, 0.09, 2)),
@@ -180,15 +181,16 @@ def _idiosyncrasies(seed: int, speakers: list[dict[str, object]], scale: float) 
         spk["cue_gain"] = 2.0 ** rng.normal(0.0, 2.0 * scale, len(EMOTIONS))
 
 
-def _intensities(rng: np.random.Generator) -> np.ndarray:
-    """The ten intensities of one burst (three decimals, see the module docstring)."""
+def draw_intensities(rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The ten intensities of one burst (three decimals, see the module docstring) and the
+    index of its primary emotion."""
     values = rng.beta(1.0, 6.0, len(EMOTIONS)) * 0.5
     primary = int(rng.integers(len(EMOTIONS)))
     values[primary] = rng.uniform(0.5, 1.0)
     partner, share, together = _PARTNER.get(primary), rng.uniform(0.25, 0.7), rng.uniform()
     if partner is not None and together < 0.7:
         values[partner] = max(values[partner], share * values[primary])
-    return np.round(np.clip(values, 0.0, 1.0), 3)
+    return np.round(np.clip(values, 0.0, 1.0), 3), primary
 
 
 def _bursts(seed: int, params: dict[str, object]) -> Iterator[tuple[int, int, int]]:
@@ -208,14 +210,14 @@ def _file_names(seed: int, params: dict[str, object]) -> list[str]:
 def _write_corpus(root: Path, seed: int, params: dict[str, object]) -> dict[str, object]:
     """Write wav files, data_info.csv and MANIFEST.json into ``root``; return the manifest."""
     (root / "wav").mkdir(parents=True)
-    speakers = _speakers(seed, params["speakers_per_country"])
+    voices = speakers(seed, params["speakers_per_country"])
     if params.get("idiosyncrasy", 0.0) > 0.0:
-        _idiosyncrasies(seed, speakers, params["idiosyncrasy"])
+        _idiosyncrasies(seed, voices, params["idiosyncrasy"])
     rows = []
     for s, u, file_id in _bursts(seed, params):
         rng = np.random.default_rng([seed, 1, s, u])
-        intensity = _intensities(rng)
-        spk = speakers[s]
+        intensity, _ = draw_intensities(rng)
+        spk = voices[s]
         sf.write(root / "wav" / f"{file_id}.wav", synthesise(rng, intensity, spk),
                  SAMPLE_RATE, subtype="PCM_16", format="WAV")
         if "offset" in spk:  # as the raters perceive this speaker: its offset on top

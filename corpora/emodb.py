@@ -8,6 +8,11 @@ label is the acted emotion as a one-hot vote smoothed like EMO-SUPERB's (0.95 / 
 Writes ``<target>/<condition>/config.json`` and ``labels_consensus_<fold>.csv`` for every
 condition of partitions/emodb.yaml (SERAB's split; five speaker folds). The audio root is the
 corpus's ``wav/`` folder, which is read in place.
+
+With ``multitask=true`` it also writes, per condition and fold, a table for the multitask task
+(``<target>/multitask/<condition>_<fold>.csv``: ``FileName, Split_Set, SpkrID, emotion,
+Gender, Age``; configs/multitask/emodb.yaml): the acted emotion, and the speaker's sex and age
+from the corpus documentation (:data:`SPEAKER_AGES`; sex from partitions/emodb.yaml).
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ from emobench.corpora.emotion_labels import smooth
 CODES = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy",
          "T": "sad", "N": "neutral"}
 CLASSES = list(CODES.values())
+# Age in years at recording of every speaker, from the EmoDB documentation (Burkhardt et al.
+# 2005, the corpus's speaker page): 03 male 31, 08 female 34, 09 female 21, 10 male 32,
+# 11 male 26, 12 male 30, 13 female 32, 14 female 35, 15 male 25, 16 female 31.
+SPEAKER_AGES = {"03": 31, "08": 34, "09": 21, "10": 32, "11": 26, "12": 30, "13": 32,
+                "14": 35, "15": 25, "16": 31}
 SPLIT_NAMES = {"train": "Train", "dev": "Development", "test": "Test"}
+MULTITASK_COLUMNS = ("FileName", "Split_Set", "SpkrID", "emotion", "Gender", "Age")
 
 
 def scan(wav_dir: Path, speakers: dict[str, str]) -> pd.DataFrame:
@@ -48,7 +59,7 @@ def scan(wav_dir: Path, speakers: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def prepare(source: Path, target: Path) -> list[Path]:
+def prepare(source: Path, target: Path, multitask: bool = False) -> list[Path]:
     wav_dir = source / "wav" if (source / "wav").is_dir() else source
     spec = partitions.load("emodb")
     speakers = {str(k): v for k, v in spec["units"].items()}
@@ -71,4 +82,10 @@ def prepare(source: Path, target: Path) -> list[Path]:
             path = folder / f"labels_consensus_{fold}.csv"
             written.append(io.write_text(path, frame.to_csv(index=False, float_format="%.6g")))
             LOG.info("%s: %s", path, got)
+            if multitask:
+                path = target / "multitask" / f"{condition}_{fold}.csv"
+                extra = table.assign(Split_Set=frame["Split_Set"],
+                                     Age=table["SpkrID"].map(SPEAKER_AGES))
+                written.append(io.write_text(path, extra[list(MULTITASK_COLUMNS)].to_csv(
+                    index=False)))
     return written

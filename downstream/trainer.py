@@ -26,7 +26,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
@@ -61,6 +61,24 @@ def index_batches(n: int, batch_size: int, seed: int, epoch: int) -> Iterator[to
     order = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, epoch)))
     for first in range(0, n, batch_size):
         yield order[first:first + batch_size]
+
+
+@dataclass
+class LoopConfig:
+    """The ``train`` keys the trainer reads, with the ExVo baseline's defaults; a task's typed
+    train config extends it (adding its own keys) or declares the same names."""
+
+    epochs: int = 20
+    batch_size: int = 8
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float | None = None  # max gradient norm; null: no clipping
+    scheduler: Literal["none", "cosine_warmup"] = "none"  # per step
+    warmup_steps: int = 0
+    patience: int | None = 5  # evaluations without a better selection value; null: no stop
+    eval_every_epochs: int = 1
+    save_every_epochs: int = 1  # resumable state (last.ckpt)
 
 
 @dataclass(frozen=True)
@@ -271,5 +289,6 @@ class Trainer:
         patience = self.schedule.patience
         if patience is not None and state["bad_epochs"] >= patience:
             state["stopped"] = True
-            return message + f" (no better {self.selection.metric} for {patience} evaluations: stop)"
+            return (message + f" (no better {self.selection.metric} for {patience} "
+                    "evaluations: stop)")
         return message

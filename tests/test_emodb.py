@@ -63,3 +63,40 @@ def test_short_training_beats_the_constant_baseline(emodb, tmp_path):
     assert result["corpus"] == "emodb" and result["condition"] == "SERAB"
     assert result["counts"] == {"train": 344, "dev": 107, "test": 84}
     assert result["metrics"]["test"]["macro_f1"] > result["baselines"]["test"]["macro_f1"]
+
+
+def test_the_multitask_tables_carry_sex_and_age_from_the_documentation(test_data, tmp_path):
+    from emobench.corpora.emodb import SPEAKER_AGES
+    from emobench.corpora import partitions
+
+    written = prepare(test_data / "emodb", tmp_path, multitask=True)
+    assert len(written) == 2 + 2 * (1 + 5)
+    frame = pd.read_csv(tmp_path / "multitask" / "SERAB_1.csv", dtype={"SpkrID": str})
+    assert list(frame.columns) == ["FileName", "Split_Set", "SpkrID", "emotion", "Gender", "Age"]
+    sex = {str(k): v for k, v in partitions.load("emodb")["units"].items()}
+    per_speaker = frame.groupby("SpkrID")[["Gender", "Age"]].agg(set)
+    assert {s: (g, a) for s, (g, a) in per_speaker.iterrows()} == {
+        s: ({sex[s]}, {SPEAKER_AGES[s]}) for s in sex}
+    assert SPEAKER_AGES == {"03": 31, "08": 34, "09": 21, "10": 32, "11": 26, "12": 30,
+                            "13": 32, "14": 35, "15": 25, "16": 31}
+    assert frame["Split_Set"].value_counts().to_dict() == {"Train": 344, "Development": 107,
+                                                           "Test": 84}
+
+
+@pytest.mark.slow
+def test_multitask_emotion_sex_and_age_train_from_yaml_only(test_data, tmp_path):
+    prepare(test_data / "emodb", tmp_path / "labels", multitask=True)
+    expdir = tmp_path / "exp"
+    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "multitask", "-c",
+                 str(REPO_ROOT / "configs" / "multitask" / "emodb.yaml"), "-p", str(expdir),
+                 "--device", "cpu", "-o",
+                 f"data.data_info={tmp_path / 'labels' / 'multitask' / 'SERAB_1.csv'},,"
+                 f"data.audio_root={test_data / 'emodb' / 'wav'},,train.epochs=15,,"
+                 f"data.cache_dir={tmp_path / 'cache'}"]) == 0
+    result = scores.read(expdir / "scores.json")
+    assert result["task"] == "multitask" and result["corpus"] == "emodb"
+    assert result["counts"] == {"train": 344, "val": 107, "test": 84, "test_unlabelled": 0}
+    test, base = result["metrics"]["test"], result["baselines"]["test"]
+    assert test["emotion_macro_f1"] > base["emotion_macro_f1"]
+    assert test["sex_uar"] > base["sex_uar"]  # the test speakers (03, 12) are both male
+    assert result["targets"]["age"]["labels"] == ["Age"]

@@ -250,12 +250,12 @@ def test_cli_bad_option(tmp_path: Path, capsys, override, message):
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
-def test_cli_recipe_without_options(tmp_path: Path, capsys):
+def test_cli_recipe_lists_its_options(tmp_path: Path, capsys):
     code = main(["-m", "prepare", "--recipe", "emodb", "--source", str(tmp_path),
                  "--target", str(tmp_path / "out"), "-o", "seed=1"])
     err = capsys.readouterr().err
     assert code == 2 and "recipe 'emodb' has no option 'seed'" in err
-    assert "it takes no options" in err
+    assert "its options are: multitask" in err
 
 
 def test_cli_unknown_recipe(tmp_path: Path, capsys):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emobench.core.registry import Registry
-from emobench.downstream.exvo.model import LayerWeightedFunctionals
+from emobench.downstream.functionals import LayerWeightedFunctionals
 from emobench.upstream.featurizer import Featurizer
 
 PARAMETER_GROUPS = ("output", "head", "layer_weights")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from emobench.core.config import path_field
+from emobench.downstream.trainer import LoopConfig
 
 
 @dataclass
@@ -50,16 +51,9 @@ class AdaptConfig:
 
 
 @dataclass
-class TrainConfig:
-    epochs: int = 20
-    batch_size: int = 8
-    optimizer: Literal["adam", "adamw"] = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float | None = None  # max gradient norm; null: no clipping
-    scheduler: Literal["none", "cosine_warmup"] = "none"  # per step
-    warmup_steps: int = 0
-    patience: int = 5
+class TrainConfig(LoopConfig):
+    """epochs 20, batch_size 8, Adam 1e-3, patience 5, ... (downstream/trainer.py), and:"""
+
     # the validation score that selects the checkpoint: mean query CCC after adaptation with
     # adapt.method (the few-shot protocol), or without adaptation
     select: Literal["adapted", "unadapted"] = "adapted"

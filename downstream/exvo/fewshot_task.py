@@ -31,7 +31,7 @@ from emobench.downstream.exvo.fewshot_outputs import write_outputs
 from emobench.downstream.exvo.fewshot_protocol import (fewshot_predict, mean_ccc,
                                                        per_speaker_ccc, quantiles, speakers_in)
 from emobench.downstream.exvo.metrics import per_emotion_ccc
-from emobench.downstream.exvo.model import functionals
+from emobench.downstream.functionals import functionals
 from emobench.downstream.pooling import pooled_statistics
 from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
 from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, StepLoss, Trainer,
@@ -122,7 +122,8 @@ def _standardizer(cfg: FewShotConfig, table: ExVoTable) -> Standardizer:
 
 def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int,
            num_targets: int) -> FewShotModel:
-    return FewShotModel(common.featurizer_of(ctx, upstream), feature_dim, ctx.config.model.hidden_dim,
+    return FewShotModel(common.featurizer_of(ctx, upstream), feature_dim,
+                        ctx.config.model.hidden_dim,
                         num_targets).to(ctx.device)
 
 

@@ -188,22 +188,51 @@ def _unknown_key(root: type, path: str, where: str) -> ConfigError:
     return ConfigError(f"unknown config key {path!r}{hint}")
 
 
+def _element(items: Any, key: str, path: str) -> dict[str, Any]:
+    """The item of a list of named mappings that ``key`` names (its ``name``, or an index)."""
+    if not isinstance(items, list):
+        raise ConfigError(f"config key {path!r}: there is no list to pick {key!r} from")
+    named = [i for i, item in enumerate(items)
+             if isinstance(item, dict) and item.get("name") == key]
+    if named:
+        return items[named[0]]
+    if key.isdigit() and int(key) < len(items) and isinstance(items[int(key)], dict):
+        return items[int(key)]
+    names = [item.get("name") for item in items if isinstance(item, dict)]
+    raise ConfigError(f"config key {path!r}: no item named {key!r} (items: {names})")
+
+
 def _set(tree: dict[str, Any], cls: type, path: str, value: Any) -> None:
+    """Set the dotted ``path`` in ``tree``; in a list of dataclasses (e.g. ``targets``) the part
+    after the list's key picks the item by its ``name`` or index (``targets.age.weight``)."""
     node, node_cls = tree, cls
     parts = path.split(".")
-    for depth, part in enumerate(parts):
+    depth = 0
+    while depth < len(parts):
+        part = parts[depth]
         fields = _field_types(node_cls)
         if part not in fields:
-            near = closest(path, _all_paths(cls))
+            parent = ".".join(parts[:depth])
+            near = ([f"{parent}.{n}" for n in closest(part, fields)] if node_cls is not cls
+                    else closest(path, _all_paths(cls)))
             hint = f"; did you mean: {', '.join(near)}?" if near else ""
             raise ConfigError(f"unknown config key {path!r}{hint}")
         if depth == len(parts) - 1:
             node[part] = _leaf_value(value, fields[part])
             return
         node_cls = fields[part]
+        args = typing.get_args(node_cls)
+        if typing.get_origin(node_cls) is list and args and dataclasses.is_dataclass(args[0]):
+            if depth + 2 > len(parts) - 1:
+                raise ConfigError(f"config key {path!r}: name an item and its key, e.g. "
+                                  f"{part}.<name>.<key>")
+            node, node_cls = _element(node.get(part), parts[depth + 1], path), args[0]
+            depth += 2
+            continue
         if not dataclasses.is_dataclass(node_cls):
             raise ConfigError(f"config key {'.'.join(parts[:depth + 1])!r} has no sub-keys")
         node = node.setdefault(part, {})
+        depth += 1
 
 
 def _leaf_value(raw: str, tp: Any) -> Any:

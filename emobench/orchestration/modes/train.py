@@ -74,7 +74,9 @@ def train_seeds(request: Request) -> dict[str, Any]:
         folder = base / f"seed{seed}"
         results[seed] = _finished(folder, f"seed {seed}", request) or train_one(
             request.but(seed=seed, seeds=1, expdir=str(folder)))
-    summary = {"task": name, "expdir": str(base), **seeds.summarize(results, module.SELECTION)}
+    selection = (module.selection_of(runs.resolve_config(request, name, module))
+                 if hasattr(module, "selection_of") else module.SELECTION)
+    summary = {"task": name, "expdir": str(base), **seeds.summarize(results, selection)}
     summary["best_expdir"] = str(base / f"seed{summary['best_seed']}")
     io.write_json(base / "seeds.json", summary)
     io.write_text(base / "seeds.md", seeds.table(summary))

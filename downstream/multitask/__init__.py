@@ -1,0 +1,1 @@
+"""The generic multitask task: targets declared in the config (docs/tasks.md)."""

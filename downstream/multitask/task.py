@@ -1,0 +1,256 @@
+"""The generic multitask task (``-d multitask``): any targets declared in the config
+(docs/tasks.md) on a frozen upstream's layer-weighted pooled functionals.
+
+train: the table (corpora/target_table.py) and every config error before anything runs ->
+pooled statistics of every utterance (feature cache) -> targets fitted on the training rows ->
+the one trainer (selection on the validation score, optional patience) -> the selected
+checkpoint predicts every row -> scores.json (per-target metrics, the selection score, the
+constant baselines), predictions and figures in the configured output format. The Test split is
+read for nothing but prediction after selection; Test rows without labels are predicted, not
+scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from emobench.core import scores
+from emobench.core.config import ConfigError, to_dict
+from emobench.core.context import RunContext
+from emobench.core.experiment import LOG, provenance, seed_everything
+from emobench.corpora.target_table import TableLayout, TargetTable, read_table
+from emobench.downstream import common
+from emobench.downstream.functionals import functionals
+from emobench.downstream.multitask import scoring
+from emobench.downstream.multitask.checks import check_config, columns_of, kind_of, loss_of
+from emobench.downstream.multitask.config import MultitaskConfig
+from emobench.downstream.multitask.kinds import LOSSES, Target
+from emobench.downstream.multitask.model import MultitaskModel, combine
+from emobench.downstream.multitask.outputs import OUTPUTS, Written
+from emobench.downstream.pooling import pooled_statistics
+from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, StepLoss, Trainer,
+                                         index_batches)
+from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.upstream import FrozenUpstream
+
+CONFIG = MultitaskConfig
+CHECKPOINT_FORMAT = "emobench-multitask-1"
+
+
+def selection_of(cfg: MultitaskConfig) -> tuple[str, str, bool]:
+    """(split, metric, higher is better) that ``--seeds`` picks the best seed by."""
+    return ("val", cfg.selection.name, cfg.selection.higher_is_better)
+
+
+SELECTION = selection_of(MultitaskConfig())
+
+
+def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the demo corpus that the config layer's ``data.corpus`` names (default
+    ``demo_dimensional``) under ``root``; its data config layer."""
+    from emobench.corpora.demo_multitask import DEMO_CORPORA
+
+    data = (layers or {}).get("data") or {}
+    name = data.get("corpus") or "demo_dimensional"
+    table = DEMO_CORPORA.get(name)(root / name, seed=0)
+    return {"data": {"data_info": str(table), "audio_root": str(table.parent / "audio"),
+                     "corpus": name}}
+
+
+def check(cfg: MultitaskConfig) -> None:
+    check_config(cfg)
+
+
+def read(cfg: MultitaskConfig) -> TargetTable:
+    d = cfg.data
+    layout = TableLayout(d.id_column, d.split_column, d.speaker_column, d.id_format,
+                         tuple(asdict(d.split_names).items()), d.audio_ext)
+    specs = [kind_of(t).spec(t, columns_of(t)) for t in cfg.targets]
+    return read_table(d.data_info, d.audio_root, specs, layout, d.allow_speaker_overlap)
+
+
+def _waveforms(cfg: MultitaskConfig, table: TargetTable,
+               standardizer: Standardizer | None = None) -> WaveformDataset:
+    if standardizer is None:
+        standardizer = Standardizer()
+        if cfg.data.standardize:
+            train = table.subset("train")
+            standardizer = fit_standardizer(WaveformDataset(
+                train.paths, cfg.data.max_seconds, Standardizer(), False, table.source))
+    return WaveformDataset(table.paths, cfg.data.max_seconds, standardizer, False, table.source)
+
+
+def _features(ctx: RunContext, waveforms: WaveformDataset,
+              upstream: FrozenUpstream) -> torch.Tensor:
+    """``(N, L, F)`` functionals of every utterance, from the cache (extracted where missing)."""
+    cfg: MultitaskConfig = ctx.config
+    names = ("mean",) if cfg.model.functionals == "mean" else ("mean", "square")
+    stats = pooled_statistics(waveforms, upstream, ctx.upstream.normalize,
+                              cfg.train.extract_batch_size, ctx.device, cfg.data.cache_dir,
+                              cfg.data.cache_dtype, names, precision=cfg.data.extract_precision)
+    return functionals(stats["mean"], stats.get("square"), cfg.model.functionals)
+
+
+def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int,
+           targets: list[Target]) -> MultitaskModel:
+    m = ctx.config.model
+    return MultitaskModel(common.featurizer_of(ctx, upstream), feature_dim, targets, m.system,
+                          m.head_hidden, ctx.config.train.loss_combination == "uncertainty"
+                          ).to(ctx.device)
+
+
+def _loss(ctx: RunContext, targets: list[Target], table: TargetTable, train_x: torch.Tensor):
+    """The loss of a batch of training rows: every target's loss on its present rows."""
+    cfg: MultitaskConfig = ctx.config
+    train = table.splits == "train"
+    truth = scoring.truths(targets, table)
+    values = {t.name: t.kind.train_values(t, truth[t.name][train]).to(ctx.device)
+              for t in targets}
+    present = {t.name: torch.from_numpy(table.present[t.name][train]).to(ctx.device)
+               for t in targets}
+    losses = {t.name: LOSSES.get(loss_of(t.cfg)) for t in targets}
+    weights = torch.tensor([t.cfg.weight for t in targets], device=ctx.device)
+
+    def loss(model: MultitaskModel, rows: torch.Tensor) -> StepLoss:
+        rows_dev = rows.to(ctx.device)
+        out = model(train_x[rows].to(ctx.device))
+        parts = {}
+        for t in targets:
+            keep = present[t.name][rows_dev]
+            if bool(keep.all()):
+                parts[t.name] = losses[t.name](out[t.name], values[t.name][rows_dev], t)
+            elif bool(keep.any()):
+                parts[t.name] = losses[t.name](out[t.name][keep],
+                                               values[t.name][rows_dev][keep], t)
+            else:  # no label of this target in the batch
+                parts[t.name] = out[t.name].sum() * 0.0
+        total = combine(torch.stack(list(parts.values())), weights, model.log_vars,
+                        cfg.train.loss_combination)
+        return StepLoss(total, len(rows), parts)
+
+    return loss
+
+
+def train(ctx: RunContext) -> dict[str, Any]:
+    cfg: MultitaskConfig = ctx.config
+    check(cfg)
+    table = read(cfg)
+    targets = scoring.build_targets(cfg, table)
+    counts = table.counts()
+    LOG.info("%s: %d train / %d val / %d test rows (%d test without labels); targets %s",
+             table.source, counts["train"], counts["val"], counts["test"],
+             counts["test_unlabelled"], {t.name: f"{t.kind.name} {list(t.labels)}"
+                                         for t in targets})
+    upstream = common.upstream_of(ctx, cfg.model.functionals)
+    waveforms = _waveforms(cfg, table)
+    features = _features(ctx, waveforms, upstream)  # every split: extraction sees no labels
+    train_x, val_x = features[table.splits == "train"], features[table.splits == "val"]
+    val = table.subset("val")
+    val_truth = scoring.truths(targets, val)
+    every = np.ones(len(val), dtype=bool)
+
+    seed_everything(ctx.seed)
+    model = _model(ctx, upstream, features.shape[2], targets)
+    if cfg.model.standardize_features:
+        model.fit_standardization(train_x.to(ctx.device))
+
+    def evaluate(model: MultitaskModel) -> Evaluation:
+        pred = scoring.predict(model, val_x, targets, ctx.device)
+        metrics = scoring.split_metrics(cfg, targets, val_truth, pred, every, val.present)
+        if cfg.selection.name not in metrics:
+            raise ConfigError(f"{table.source}: the validation rows lack a target of the "
+                              f"selection score {cfg.selection.metrics}")
+        return Evaluation(metrics[cfg.selection.name], metrics,
+                          "val " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+    record = {"format": CHECKPOINT_FORMAT, "run": ctx.run_record(), "config": to_dict(cfg),
+              "standardizer": asdict(waveforms.standardizer),
+              "feature_dim": int(features.shape[2]),
+              "upstream_sha256": upstream.checkpoint_sha256}
+    batch = cfg.train.batch_size
+    selection = Selection(f"val_{cfg.selection.name}", cfg.selection.higher_is_better)
+    trainer = Trainer(Schedule.of(cfg.train), selection, ctx.expdir, ctx.device, record,
+                      tag=ctx.task, resume=ctx.resume)
+    trainer.fit(model, Loop(lambda epoch: index_batches(len(train_x), batch, ctx.seed, epoch),
+                            _loss(ctx, targets, table, train_x), evaluate,
+                            steps_per_epoch=-(-len(train_x) // batch)))
+    return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream, table,
+                               features)
+
+
+def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
+                        upstream: FrozenUpstream | None = None,
+                        table: TargetTable | None = None,
+                        features: torch.Tensor | None = None) -> dict[str, Any]:
+    """Predict every row with a saved model; write scores.json and the configured outputs."""
+    saved = common.load_checkpoint(checkpoint, CHECKPOINT_FORMAT, "multitask")
+    cfg: MultitaskConfig = ctx.config
+    table = table if table is not None else read(cfg)
+    targets = scoring.build_targets(cfg, table)
+    upstream = upstream if upstream is not None else common.upstream_of(ctx, cfg.model.functionals)
+    common.check_upstream(saved, upstream, checkpoint)
+    if features is None:
+        standardizer = Standardizer(**saved["standardizer"])
+        features = _features(ctx, _waveforms(cfg, table, standardizer), upstream)
+    model = _model(ctx, upstream, saved["feature_dim"], targets)
+    model.load_state_dict(saved["model"])
+    pred = scoring.predict(model, features, targets, ctx.device)
+
+    truth, train = scoring.truths(targets, table), table.splits == "train"
+    constant = scoring.baseline(targets, truth, train, table.present, len(table))
+    scored = {s: rows for s in ("val", "test")
+              if (rows := (table.splits == s) & table.labelled).any()}
+    metrics, baselines, per_class = {}, {}, {}
+    for split, rows in scored.items():
+        metrics[split] = scoring.split_metrics(cfg, targets, truth, pred, rows, table.present)
+        baselines[split] = scoring.split_metrics(cfg, targets, truth, constant, rows,
+                                                 table.present)
+        for key, values in scoring.breakdowns(targets, truth, pred, rows, table.present).items():
+            per_class.setdefault(key, {})[split] = values
+        LOG.info("%s: %s (constant baselines: %s)", split,
+                 " ".join(f"{k} {v:.4f}" for k, v in metrics[split].items()),
+                 " ".join(f"{k} {v:.4f}" for k, v in baselines[split].items()))
+
+    written = Written(outdir, cfg, table, targets, pred, scored, upstream.info.name)
+    OUTPUTS.get(cfg.output.format).write(written)
+    common.write_layer_weights(outdir, model.featurizer, upstream, ctx, ctx.task)
+
+    main_split = "test" if "test" in metrics else "val"
+    name = cfg.selection.name
+    result = {
+        "schema_version": 1, "task": ctx.task, "corpus": cfg.data.corpus,
+        "condition": cfg.data.condition, "fold": None,
+        "upstream": common.upstream_record(ctx, upstream), "seed": ctx.seed,
+        "toolkit": provenance(), "checkpoint": str(checkpoint),
+        "main_metric": {"name": name, "split": main_split,
+                        "value": metrics.get(main_split, {}).get(name, float("nan")),
+                        "higher_is_better": cfg.selection.higher_is_better},
+        "metrics": metrics, "baselines": baselines, "per_class": per_class,
+        "targets": {t.name: {"kind": t.kind.name, "labels": list(t.labels),
+                             "loss": loss_of(t.cfg), "weight": t.cfg.weight}
+                    for t in targets},
+        "selection": saved["selection"], "feature_path": f"pooled_{cfg.model.functionals}",
+        "counts": table.counts(), "warnings": ctx.warnings, "notes": scoring.notes(cfg),
+    }
+    scores.write(outdir / "scores.json", result)
+    return result
+
+
+def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
+    """Fill the feature cache with every utterance of every split, one shard of it."""
+    cfg: MultitaskConfig = ctx.config
+    check(cfg)
+    common.require_cache(cfg.data)
+    return common.extract_shard(ctx, _waveforms(cfg, read(cfg)),
+                                common.upstream_of(ctx, cfg.model.functionals),
+                                cfg.train.extract_batch_size, shard)
+
+
+def evaluate(ctx: RunContext) -> dict[str, Any]:
+    assert ctx.checkpoint is not None
+    return evaluate_checkpoint(ctx, ctx.checkpoint, ctx.expdir)
