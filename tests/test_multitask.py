@@ -32,7 +32,8 @@ def tiny_corpus(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
             for k in range(4):
                 high = (s + k) % 2
                 rows.append({"path": f"{speaker}/{k}.wav", "split": split, "speaker": speaker,
-                             "mood": ["calm", "tense"][high], "arousal": f"{2 + 3 * high + 0.1 * k}",
+                             "mood": ["calm", "tense"][high],
+                             "arousal": f"{2 + 3 * high + 0.1 * k}",
                              "sex": ["f", "m"][s % 2], "p_low": f"{0.8 - 0.6 * high:.1f}",
                              "p_high": f"{0.2 + 0.6 * high:.1f}"})
     for row in rows:
@@ -118,6 +119,17 @@ def test_a_target_without_training_examples_is_refused(tmp_path, capsys):
     layer["targets"][2]["required"] = False
     err = refused(tmp_path, capsys, layer, table=tiny_corpus(tmp_path, rows))
     assert "target 'sex' has no training examples (column(s) sex empty in every Train row)" in err
+
+
+def test_a_selection_target_without_validation_values_is_refused(tmp_path, capsys):
+    rows = pd.read_csv(tiny_corpus(tmp_path), dtype=str, keep_default_na=False).to_dict("records")
+    for row in rows:
+        if row["split"] == "Val":
+            row["sex"] = ""
+    layer = config(selection={"metrics": ["mood.uar", "sex.uar"]})
+    layer["targets"][2]["required"] = False
+    err = refused(tmp_path, capsys, layer, table=tiny_corpus(tmp_path, rows))
+    assert "the selection score's target(s) ['sex'] have no value in any Val row" in err
 
 
 def test_a_selection_score_naming_an_unknown_target_is_refused(tmp_path, capsys):
@@ -230,7 +242,8 @@ def test_the_vocalisation_demo_names_classes_age_and_sex(workdir):
     frame = pd.read_csv(run / "predictions.csv")
     assert set(frame["class_pred"]) <= set(classes) and set(frame["sex_pred"]) <= {"female", "male"}
     assert frame["path"].str.contains("/").all() and {"age_pred", "age", "sex"} <= set(frame)
-    assert {"class_confusion.png", "age.png", "sex_confusion.png"} <= {p.name for p in run.iterdir()}
+    names = {p.name for p in run.iterdir()}
+    assert {"class_confusion.png", "age.png", "sex_confusion.png"} <= names
 
 
 # ---- the shipped configs and the documented example ---------------------------------------

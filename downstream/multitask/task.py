@@ -27,7 +27,8 @@ from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
 from emobench.downstream.multitask import scoring
-from emobench.downstream.multitask.checks import check_config, columns_of, kind_of, loss_of
+from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
+                                                  selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
 from emobench.downstream.multitask.kinds import LOSSES, Target
 from emobench.downstream.multitask.model import MultitaskModel, combine
@@ -136,11 +137,22 @@ def _loss(ctx: RunContext, targets: list[Target], table: TargetTable, train_x: t
     return loss
 
 
+def _check_selection_rows(cfg: MultitaskConfig, table: TargetTable) -> None:
+    """Every target of the selection score has validation rows (before anything trains)."""
+    val = table.splits == "val"
+    empty = sorted({t.name for t, _ in selection_items(cfg)
+                    if not (table.present[t.name] & val).any()})
+    if empty:
+        raise ConfigError(f"{table.source}: the selection score's target(s) {empty} have no "
+                          f"value in any {cfg.data.split_names.val} row")
+
+
 def train(ctx: RunContext) -> dict[str, Any]:
     cfg: MultitaskConfig = ctx.config
     check(cfg)
     table = read(cfg)
     targets = scoring.build_targets(cfg, table)
+    _check_selection_rows(cfg, table)
     counts = table.counts()
     LOG.info("%s: %d train / %d val / %d test rows (%d test without labels); targets %s",
              table.source, counts["train"], counts["val"], counts["test"],
@@ -162,9 +174,6 @@ def train(ctx: RunContext) -> dict[str, Any]:
     def evaluate(model: MultitaskModel) -> Evaluation:
         pred = scoring.predict(model, val_x, targets, ctx.device)
         metrics = scoring.split_metrics(cfg, targets, val_truth, pred, every, val.present)
-        if cfg.selection.name not in metrics:
-            raise ConfigError(f"{table.source}: the validation rows lack a target of the "
-                              f"selection score {cfg.selection.metrics}")
         return Evaluation(metrics[cfg.selection.name], metrics,
                           "val " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
@@ -192,7 +201,8 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     cfg: MultitaskConfig = ctx.config
     table = table if table is not None else read(cfg)
     targets = scoring.build_targets(cfg, table)
-    upstream = upstream if upstream is not None else common.upstream_of(ctx, cfg.model.functionals)
+    if upstream is None:
+        upstream = common.upstream_of(ctx, cfg.model.functionals)
     common.check_upstream(saved, upstream, checkpoint)
     if features is None:
         standardizer = Standardizer(**saved["standardizer"])
