@@ -21,5 +21,6 @@ def upstreams() -> None:
 def tasks() -> None:
     from emobench.downstream import TASKS
 
+    width = max(len(name) for name in TASKS.names()) + 2
     for name in TASKS.names():
-        print(f"{name:<12}{TASKS.entry(name).meta.get('description', '')}")
+        print(f"{name:<{width}}{TASKS.entry(name).meta.get('description', '')}")
