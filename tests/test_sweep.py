@@ -144,3 +144,26 @@ def test_graph_of_a_task_without_folds(tmp_path: Path):
     assert plan.nodes["extract/wavlm_large/hume_vb/1of1"].commands == [
         ["-m", "extract", "-u", "wavlm_large", "-d", "exvo_mtl", "-c", str(config),
          "--shard", "1/1"]]
+
+
+def test_a_job_ended_for_its_failed_dependency_is_blocked_not_failed():
+    """SLURM ends a job whose afterok dependency failed (kill-on-invalid-dep); when one poll sees
+    both, the dependent is blocked (its own run never started), not a failure of its own."""
+    from types import SimpleNamespace
+
+    from emobench.orchestration.sweep.engine import Engine
+
+    nodes = {"extract/a": SimpleNamespace(deps=[], after="ok"),
+             "train/a": SimpleNamespace(deps=["extract/a"], after="ok"),
+             "aggregate": SimpleNamespace(deps=["train/a"], after="any")}
+    launcher = SimpleNamespace(state=lambda handle: "failed", cancel=lambda handle: None)
+    engine = Engine(SimpleNamespace(nodes=nodes, spec=SimpleNamespace(retries=0)), launcher,
+                    log=lambda *args: None)
+    for key in ("extract/a", "train/a"):
+        engine.state[key], engine.attempts[key] = "submitted", 1
+        engine.handles[key] = SimpleNamespace(extra={}, log=f"{key}.log")
+        engine.history[key].append({"attempt": 1})
+    engine._poll()
+    assert engine.state == {"extract/a": "failed", "train/a": "blocked", "aggregate": "waiting"}
+    assert engine.history["train/a"][-1] == {"blocked_by": "extract/a",
+                                             "reason": "extract/a failed"}

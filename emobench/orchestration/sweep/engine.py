@@ -117,9 +117,20 @@ class Engine:
 
     def _poll(self) -> None:
         for key in [k for k, s in self.state.items() if s == "submitted"]:
+            if self.state[key] != "submitted":  # blocked by a dependency earlier in this poll
+                continue
             handle = self.handles[key]
             state = self.launcher.state(handle)
             if state not in ("done", "failed"):
+                continue
+            node = self.plan.nodes[key]
+            failed_deps = [d for d in node.deps if self.state[d] in ("failed", "blocked")]
+            if state == "failed" and node.after == "ok" and failed_deps:
+                # SLURM ended it for its dependency (kill-on-invalid-dep): blocked, not failed
+                self.state[key] = "blocked"
+                self.history[key].append({"blocked_by": failed_deps[0],
+                                          "reason": f"{failed_deps[0]} failed"})
+                self._block(key, f"{failed_deps[0]} failed")
                 continue
             self.history[key][-1].update(state=state, **{k: v for k, v in handle.extra.items()
                                                          if k in ("exit_code", "error", "slurm_state")})
