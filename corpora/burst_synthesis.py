@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from emobench.corpora.voice_source import voiced_source
+
 SAMPLE_RATE = 16000
 DURATION_RANGE = (0.6, 1.8)
 
@@ -52,14 +54,7 @@ def synthesise(rng: np.random.Generator, intensity: np.ndarray,
     knots = np.linspace(0.0, dur, k)
     contour = np.interp(t, knots, rng.uniform(-1.0, 1.0, k))
     f0 = spk["f0"] * 2.0 ** ((shift + span * contour) / 12.0)
-    theta = 2.0 * np.pi * np.cumsum(f0) / sr
-    harmonics = max(1, int(7500.0 / f0.max()))
-    half = np.sin(theta / 2.0)
-    safe = np.where(np.abs(half) < 1e-6, 1.0, half)
-    pulses = np.where(np.abs(half) < 1e-6, harmonics,
-                      np.sin((harmonics + 0.5) * theta) / (2.0 * safe) - 0.5)
-    voiced = pulses / np.sqrt(np.mean(pulses ** 2))
-    source = (1.0 - breath) * voiced + breath * 1.5 * rng.standard_normal(n)
+    source = voiced_source(rng, f0, sr, 7500.0, breath)
 
     # Spectral shape: tilt, formants, emotion and distractor bumps, 80 Hz high-pass.
     nfft = 1 << (n - 1).bit_length()

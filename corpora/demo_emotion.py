@@ -70,6 +70,7 @@ import soundfile as sf
 
 from emobench.corpora.atomic_build import build_atomically, files_digest
 from emobench.corpora.emotion_labels import smooth
+from emobench.corpora.voice_source import voiced_source
 
 CLASSES = ("angry", "sad", "neutral", "happy")
 SAMPLE_RATE = 16000
@@ -146,15 +147,7 @@ def _synthesise(rng: np.random.Generator, emotion: int, intensity: float,
     knots = np.linspace(0.0, dur, k)
     contour = np.interp(t, knots, rng.uniform(-1.0, 1.0, k)) - 0.5 * t / dur
     f0 = spk["f0"] * 2.0 ** ((shift + span * contour) / 12.0)
-    theta = 2.0 * np.pi * np.cumsum(f0) / sr
-    # Band-limited pulse train: sum_{h=1..H} cos(h*theta) in closed form.
-    harmonics = max(1, int(5000.0 / f0.max()))
-    half = np.sin(theta / 2.0)
-    safe = np.where(np.abs(half) < 1e-6, 1.0, half)
-    pulses = np.where(np.abs(half) < 1e-6, harmonics,
-                      np.sin((harmonics + 0.5) * theta) / (2.0 * safe) - 0.5)
-    voiced = pulses / np.sqrt(np.mean(pulses ** 2))
-    source = (1.0 - breath) * voiced + breath * 1.5 * rng.standard_normal(n)
+    source = voiced_source(rng, f0, sr, 5000.0, breath)
 
     # Spectral tilt, formants and an 80 Hz high-pass, applied in the frequency
     # domain (together with the colouring of the noise floor; power-of-2 FFT).
