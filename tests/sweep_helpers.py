@@ -51,7 +51,7 @@ def one_by_one(root: Path, upstreams: list[dict[str, Any]], conditions=tuple(CON
 
 
 def cells(table: dict[str, Any]) -> dict[tuple[str, str], tuple[float, float, int]]:
-    return {(c["upstream"], c["condition"]): (c["mean"], c["std"], c["folds"])
+    return {(c["upstream"], c["condition"]): (c["mean"], c["std"], c["runs"])
             for c in table["cells"]}
 
 

@@ -38,6 +38,39 @@ def summarize(results: Mapping[int, dict[str, Any]], selection: tuple[str, str, 
     }
 
 
+def cell(results: Mapping[int, dict[str, Any]],
+         layer_weights: Mapping[int, list[float]] | None = None) -> dict[str, Any]:
+    """The ``aggregate.json`` of a sweep cell of a task without folds: :func:`summarize` over
+    its seeds plus the table fields (``main``: mean, std and the best seed's value of the main
+    metric). The best seed is chosen on the validation value of the main metric.
+
+    >>> run = lambda v, t: {"task": "multitask", "corpus": "c", "condition": "x",
+    ...     "upstream": {"name": "u"}, "metrics": {"val": {"s": v}, "test": {"s": t}},
+    ...     "main_metric": {"name": "s", "split": "test", "higher_is_better": True}}
+    >>> a = cell({1: run(0.5, 0.4), 2: run(0.7, 0.2)})
+    >>> a["main"]["best_seed"], a["main"]["best"], round(a["main"]["std"], 4), a["aggregate"]
+    (2, 0.2, 0.1414, 'seeds')
+    """
+    order = sorted(results)
+    first = results[order[0]]
+    main = first["main_metric"]
+    summary = summarize(results, ("val", main["name"], main.get("higher_is_better", True)))
+    split, name = main["split"], main["name"]
+    weights = None
+    if layer_weights and len(layer_weights) == len(order):
+        weights = np.mean([layer_weights[s] for s in order], axis=0).tolist()
+    return {
+        "task": first["task"], "corpus": first["corpus"], "condition": first["condition"],
+        "upstream": first["upstream"]["name"], "aggregate": "seeds", **summary,
+        "main": {"name": name, "split": split, "mean": summary["mean"][split][name],
+                 "std": summary["std"][split][name],
+                 "per_seed": [results[s]["metrics"][split][name] for s in order],
+                 "best_seed": summary["best_seed"],
+                 "best": summary["best"][split][name]},
+        "layer_weights": weights,
+    }
+
+
 def table(summary: dict[str, Any]) -> str:
     """Markdown: one row per split and metric, mean +- std and the best seed's value."""
     lines = [f"| split | metric | mean +- std ({len(summary['seeds'])} seeds) | "

@@ -1,7 +1,9 @@
 """The paper's tables and figures, built only from results folders.
 
-Every condition-level ``aggregate.json`` (written by ``--folds``) under a results root is one
-cell: upstream x condition, the mean over folds of the test macro-F1. The table has EMO-SUPERB's
+Every condition-level ``aggregate.json`` (written by ``--folds``, or by a sweep's aggregation)
+under a results root is one cell: upstream x condition, the mean over folds of the test macro-F1
+(EMO-SUPERB), or for a task without folds the mean +- std over seeds of its main metric and, in
+brackets, the value of the seed that is best on validation (ExVo's papers report both). The table has EMO-SUPERB's
 Table 2 layout (rows: upstreams with their parameter count; columns: Average, then the
 conditions); a cell without results is shown as missing, never filled, and the Average is given
 only for complete rows. Figures: per upstream, the layer weights of every condition (averaged over
@@ -31,8 +33,10 @@ class Table:
     columns: list[str]  # condition labels, in order
     rows: list[str]  # upstream names, in order
     params_m: dict[str, float | None]
-    cells: dict[tuple[str, str], tuple[float, float, int]]  # (upstream, column) -> mean, std, folds
+    cells: dict[tuple[str, str], tuple[float, float, int]]  # (upstream, column) -> mean, std, runs
     weights: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    best: dict[tuple[str, str], float] = field(default_factory=dict)  # seeds: best on val
+    metric: str = "test macro-F1"  # what the cells are
 
     def average(self, row: str) -> float | None:
         """Mean over the conditions, only when the row has every one of them."""
@@ -91,12 +95,15 @@ def build(aggregates: list[dict[str, Any]],
     cells: dict[tuple[str, str], tuple[float, float, int]] = {}
     weights: dict[tuple[str, str], list[float]] = {}
     where: dict[tuple[str, str], str] = {}
+    best: dict[tuple[str, str], float] = {}
     for a in aggregates:
         key = (a["upstream"], _label(a["corpus"], a["condition"]))
         if key in cells:
             raise ValueError(f"two results for {key}: {where[key]} and {a['path']}")
-        cells[key] = (a["main"]["mean"], a["main"]["std"], len(a["folds"]))
+        cells[key] = (a["main"]["mean"], a["main"]["std"], len(a.get("folds") or a["seeds"]))
         where[key] = a["path"]
+        if "best" in a["main"]:
+            best[key] = a["main"]["best"]
         if a.get("layer_weights"):
             weights[key] = a["layer_weights"]
     columns = _order({c for _, c in cells} | {_label(c, d) for _, c, d in expected})
@@ -107,7 +114,9 @@ def build(aggregates: list[dict[str, Any]],
             params[u] = upstream_info(u).params_m
         except Exception:  # an upstream name from another toolkit version
             params[u] = None
-    table = Table(columns, upstreams, params, cells, weights)
+    metric = (f"{aggregates[0]['main']['split']} {aggregates[0]['main']['name']}"
+              if aggregates else "test macro-F1")
+    table = Table(columns, upstreams, params, cells, weights, best, metric)
     table.rows = sorted(upstreams, key=lambda u: (table.average(u) is None,
                                                   -(table.average(u) or 0.0), u))
     return table
@@ -118,13 +127,26 @@ def _fmt(value: float | None, digits: int = 4) -> str:
         else f"{value:.{digits}f}"
 
 
+def _cell(table: Table, key: tuple[str, str]) -> str:
+    """The mean; over several seeds ``mean ± std (best)``: the std is shown only where there is
+    one (a single seed has none), the best seed's value where the cell has one."""
+    found = table.cells.get(key)
+    if found is None:
+        return MISSING
+    text = _fmt(found[0])
+    if key in table.best:
+        if found[2] > 1:
+            text += f" ± {_fmt(found[1])}"
+        text += f" ({_fmt(table.best[key])})"
+    return text
+
+
 def _records(table: Table) -> list[list[str]]:
     out = []
     for row in table.rows:
         params = table.params_m.get(row)
-        cells = [table.cells.get((row, c)) for c in table.columns]
         out.append([row, MISSING if params is None else f"{params:g}",
-                    _fmt(table.average(row)), *[_fmt(c[0] if c else None) for c in cells]])
+                    _fmt(table.average(row)), *[_cell(table, (row, c)) for c in table.columns]])
     return out
 
 
@@ -132,7 +154,14 @@ def markdown(table: Table) -> str:
     header = ["upstream", "params (M)", "Average", *table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in _records(table)]
-    return "\n".join(lines) + "\n"
+    note = f"\n{table.metric}"
+    if table.best:
+        runs = sorted({n for k, (_, _, n) in table.cells.items() if k in table.best})
+        note += (f": mean ± sample std over seeds ({'/'.join(map(str, runs))} per cell), in "
+                 "brackets the seed best on validation; Average: mean of the cell means")
+    else:
+        note += ": mean over folds"
+    return "\n".join(lines) + "\n" + note + "\n"
 
 
 def to_csv(table: Table) -> str:
@@ -190,7 +219,7 @@ def radar(table: Table, path: Path) -> Path | None:
         ax.plot(list(angles) + [angles[0]], closed, label=row)
     ax.set_xticks(angles)
     ax.set_xticklabels(table.columns, fontsize=8)
-    ax.set_title("test macro-F1 (mean over folds)")
+    ax.set_title(f"{table.metric} (mean over {'seeds' if table.best else 'folds'})")
     ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.35, 1.1))
     return plots.save(fig, path)
 
@@ -210,7 +239,10 @@ def write_report(root: str | Path, out: str | Path, task: str = "emotion",
                io.write_text(out / "table.tex", latex(table)),
                io.write_json(out / "table.json", {
                    "columns": table.columns, "rows": table.rows, "params_m": table.params_m,
-                   "cells": [{"upstream": u, "condition": c, "mean": m, "std": s, "folds": n}
+                   "metric": table.metric,
+                   "cells": [{"upstream": u, "condition": c, "mean": m, "std": s, "runs": n,
+                              **({"best_seed_value": table.best[(u, c)]}
+                                 if (u, c) in table.best else {})}
                              for (u, c), (m, s, n) in sorted(table.cells.items())],
                    "average": {u: table.average(u) for u in table.rows},
                    "sources": [a["path"] for a in aggregates]})]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from emobench.core import aggregate, io
+from emobench.core import aggregate, io, seeds
 from emobench.core.experiment import LOG, setup_logging
 
 
@@ -65,8 +65,12 @@ def cell(cell: dict[str, Any]) -> dict[str, Any]:
         status["status"] = "missing"
         return status
     folds = sorted({r["fold"] for r in cell["runs"]}, key=lambda f: (f is None, f))
-    if folds == [None]:  # a task without folds: seeds only
-        status["status"] = "done"
+    if folds == [None]:  # a task without folds: mean +- std over seeds, the best on val
+        per_seed = {r["seed"]: scores[r["key"]] for r in cell["runs"]}
+        found = {r["seed"]: _weights(Path(r["expdir"])) for r in cell["runs"]}
+        summary = seeds.cell(per_seed, {s: w for s, w in found.items() if w is not None})
+        io.write_json(target, summary)
+        status.update(status="done", aggregate=str(target), main=summary["main"])
         status["scores"] = {r["key"]: scores[r["key"]].get("metrics") for r in cell["runs"]}
         return status
     results, weights = {}, {}
@@ -97,7 +101,7 @@ def run(plan_file: str | Path) -> dict[str, Any]:
         expected.setdefault(c["task"], []).append((c["upstream"], c["corpus"], c["label"]))
     written: list[str] = []
     for task, cells in expected.items():
-        if tables.collect(output, task) or task == "emotion":
+        if tables.collect(output, task) or task == "emotion":  # others: when any finished
             try:
                 written += [str(p) for p in tables.write_report(output, report, task,
                                                                 expected=cells)]
