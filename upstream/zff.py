@@ -20,16 +20,19 @@ net integrations lead the continuous-time ones by 1.5 samples: the zero crossing
 ``k`` lies between ``k - 2`` and ``k - 1``, and its epoch index is ``k - 1``. This is the
 definition's own offset (one sample, 62.5 us at 16 kHz); it is not corrected here.
 
-Numerical care. The four integrations of step 2 are three net integrations of ``s``: a
-zero-mean signal grows like ``n**2.5`` and a DC offset like ``n**3`` (``s[n] = 1`` gives
-``(n+1)(n+2)(n+3)/6``, 6.8e14 after 10 s at 16 kHz), while the wanted ZFF signal is the small
-difference left by the trend removal. Everything is therefore computed in float64 (float32
-keeps 7 digits and loses the signal entirely after a fraction of a second), the local means are
-direct sums over each window (``np.convolve``) rather than differences of a running cumulative
-sum (whose magnitude would be another factor ``n`` larger), and :func:`zff_signal` checks the
-result: where the rounding error of the integrated signal (float64's epsilon times its largest
-magnitude) exceeds ``1e-6`` of the ZFF signal's RMS, it raises a ValueError instead of returning
-noise; at 16 kHz that happens only far beyond 10 s of audio (split such signals first).
+Numerical care. The four integrations of step 2 are three net integrations of ``s``: a DC
+offset grows like ``n**3`` (``s[n] = 1`` gives ``(n+1)(n+2)(n+3)/6``, 6.8e14 after 10 s at
+16 kHz) and a zero-mean signal like ``n**2.5``, while the wanted ZFF signal is the small
+difference left by the trend removal. Therefore: the signal's mean is removed before step 1
+(this changes the cascade's output by a cubic polynomial only, which three trend removals
+remove exactly, so the result is the definition's, with integrals ``sqrt(n)`` times smaller);
+everything is float64 (measured on a speech-like 120 Hz signal: float32 integrals put an error
+of 1.5 % of the ZFF signal's RMS into it after 1 s and 225 % after 10 s); the local means are
+direct sums over each window (``np.convolve``), not differences of a running cumulative sum that
+would be another factor ``n`` larger; and the result is checked: where float64's rounding of the
+integrals (epsilon times their largest magnitude) exceeds ``1e-6`` of the ZFF signal's RMS,
+:func:`zff_signal` raises a ValueError instead of returning noise (measured on the same signal:
+1.4e-9 of the RMS after 10 s, 2.5e-7 after 60 s).
 
 Edges: the trend removal needs a full window on both sides, so the first and last ``3 N``
 samples (three half windows) have no ZFF value: :func:`zff_signal` sets them to 0 and
