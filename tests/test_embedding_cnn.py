@@ -66,6 +66,8 @@ def test_training_writes_a_self_contained_plain_checkpoint(raw_run: Path):
     assert set(result["metrics"]["val"]) == {"uar", "accuracy", "loss"}
     assert result["baselines"]["val"]["uar"] == pytest.approx(0.1)  # majority of 10 classes
     assert (raw_run / "predictions.csv").read_text().startswith("split,id,speaker,prediction")
+    assert main(["-m", "evaluate", "-e", str(checkpoint), "-p", "again", "--device", "cpu"]) == 0
+    assert scores.read(Path("again/scores.json"))["metrics"] == result["metrics"]
 
 
 def test_the_checkpoint_is_an_upstream_of_20_dims_keyed_by_its_sha256(raw_run: Path, tmp_path):

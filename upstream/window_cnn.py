@@ -69,8 +69,9 @@ class NetworkSpec:
     def frames(self) -> int:
         """Time steps left after the convolutions for one window (>= 1 for a usable spec).
 
-        >>> NetworkSpec().frames()
-        44
+        >>> spec = NetworkSpec(classes=("a", "b"))
+        >>> spec.frames(), WindowCNN(spec).convs(torch.zeros(1, 1, spec.window)).shape[-1]
+        (39, 39)
         """
         length = self.window
         for i, (kernel, stride) in enumerate(zip(self.kernels, self.strides)):
