@@ -22,4 +22,8 @@ TASKS.register("exvo_fewshot", "emobench.downstream.exvo.fewshot_task",
                description="ICML ExVo 2022 few-shot: per-speaker personalisation from k support "
                            "clips, query CCC")
 
+TASKS.register("embedding_cnn", "emobench.downstream.embedding_cnn.task",
+               description="the seed-000 paper's Raw/Zff CNN embedding on hard labels (-u "
+                           "raw_cnn or zff_cnn; its checkpoint is then their -k)")
+
 __all__ = ["TASKS"]

@@ -65,6 +65,11 @@ _register("opensmile_features", "compare", 1, 6373, 0, None, ("ComParE",), param
           needs_checkpoint=False, description="openSMILE ComParE 2016 functionals")
 _register("opensmile_features", "egemaps", 1, 88, 0, None, ("eGeMAPS",), params=0,
           needs_checkpoint=False, description="openSMILE eGeMAPSv02 functionals")
+# The seed-000 paper's task-specific embeddings: a CNN trained here with -d embedding_cnn.
+_register("embedding_cnn", "raw_cnn", 1, 20, 0, None, description="Raw(ExVo) CNN embeddings: "
+          "mean+std of 10 dims over 250 ms windows (-k: a -d embedding_cnn checkpoint)")
+_register("embedding_cnn", "zff_cnn", 1, 20, 0, None, description="Zff(ExVo) CNN embeddings: "
+          "the same on zero-frequency filtered audio")
 
 
 def upstream_info(name: str) -> UpstreamInfo:
