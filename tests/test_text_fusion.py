@@ -14,8 +14,10 @@ import torch
 import yaml
 
 from emobench.core import scores
-from emobench.core.config import ConfigError
+from emobench.core.config import ConfigError, resolve
+from emobench.downstream.multitask.config import MultitaskConfig
 from emobench.downstream.multitask.kinds import Regression, Target, ccc_loss
+from emobench.downstream.multitask.task import check
 from emobench.downstream.multitask.transcripts import read_transcripts
 from emobench.orchestration.cli import main
 from emobench.upstream.text import TextEncoder, make_tiny, state_sha256, words_of
@@ -139,6 +141,21 @@ def test_missing_transcripts_are_named_or_counted(tmp_path):
         read_transcripts(folder, audio[4:5])
 
 
+@pytest.mark.parametrize("model, data, message", [
+    ({"text": {"upstream": "tiny_random"}}, {}, "data.transcript_dir is not"),
+    ({"text": {"upstream": "roberta_lrage"}}, {"transcript_dir": "t"},
+     "model.text.upstream: unknown text upstream 'roberta_lrage'; did you mean: roberta_large"),
+    ({"fusion": {"projection": 0}}, {}, "model.fusion.projection must be >= 1"),
+    ({"speaker": {"prediction": -1}}, {}, "model.speaker.prediction (beta) must be >= 0"),
+])
+def test_bad_text_settings_are_refused_by_key(model, data, message):
+    cfg = layer(**model)
+    cfg["data"].update(data_info="t.csv", audio_root="a", **data)
+    with pytest.raises(ConfigError) as err:
+        check(resolve(MultitaskConfig, cfg))
+    assert message in str(err.value)
+
+
 # ---- the fused model end to end -----------------------------------------------------------------
 
 def train(root: Path, table: Path, name: str, model: dict, *extra: str, seed: int = 1) -> dict:
@@ -195,6 +212,7 @@ def test_missing_transcripts_fall_back_to_speech_and_are_counted(corpus, tmp_pat
                  f"data.data_info={table},,data.audio_root={tmp_path / 'audio'},,"
                  f"data.cache_dir={tmp_path / 'cache'},,data.transcript_dir={folder}"]) == 2
     err = capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()  # refused before any feature is extracted
     assert "4 of 200 transcripts are missing: 4 absent (spk01_00.txt, spk01_01.txt, " \
            "spk15_03.txt, spk20_09.txt)" in err
     result = train(tmp_path, table, "fallback", {**model},

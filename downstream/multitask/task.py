@@ -67,6 +67,7 @@ def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
 def check(cfg: MultitaskConfig) -> None:
     speaker.add_target(cfg)  # model.speaker.prediction: the speaker head is a target
     check_config(cfg)
+    text_inputs.check(cfg)
 
 
 def read(cfg: MultitaskConfig) -> TargetTable:
@@ -74,8 +75,8 @@ def read(cfg: MultitaskConfig) -> TargetTable:
     layout = TableLayout(d.id_column, d.split_column, d.speaker_column, d.id_format,
                          tuple(asdict(d.split_names).items()), d.audio_ext)
     specs = [kind_of(t).spec(t, columns_of(t)) for t in cfg.targets]
-    return speaker.restrict(cfg, read_table(d.data_info, d.audio_root, specs, layout,
-                                            d.allow_speaker_overlap))
+    table = read_table(d.data_info, d.audio_root, specs, layout, d.allow_speaker_overlap)
+    return text_inputs.checked(cfg, speaker.restrict(cfg, table))
 
 
 def _waveforms(cfg: MultitaskConfig, table: TargetTable,

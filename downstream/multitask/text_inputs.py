@@ -18,15 +18,45 @@ import torch
 
 from emobench.core import io, plots
 from emobench.core.config import ConfigError
+from emobench.core.errors import UserError
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG
 from emobench.corpora.target_table import TargetTable
 from emobench.downstream.multitask.fusion import FusedFeatures
 from emobench.downstream.multitask.transcripts import read_transcripts
-from emobench.upstream.text import TextEncoder, make_tiny, words_of
+from emobench.upstream.text import TextEncoder, make_tiny, resolve, words_of
 from emobench.upstream.text_cache import text_embeddings
 
 TINY = "tiny_random"
+
+
+def check(cfg: Any) -> None:
+    """Refuse text and fusion settings that cannot run, before anything is read."""
+    text, model = cfg.model.text, cfg.model
+    if model.fusion.projection is not None and model.fusion.projection < 1:
+        raise ConfigError("model.fusion.projection must be >= 1 (or null: no projection)")
+    if model.speaker.prediction < 0:
+        raise ConfigError("model.speaker.prediction (beta) must be >= 0")
+    if text.upstream is None:
+        return
+    if text.max_tokens < 2 or text.batch_size < 1:
+        raise ConfigError("model.text.max_tokens must be >= 2 and model.text.batch_size >= 1")
+    if text.upstream != TINY:
+        try:
+            resolve(text.upstream)
+        except UserError as exc:
+            raise ConfigError(f"model.text.upstream: {exc}") from None
+    if cfg.data.transcript_dir is None:
+        raise ConfigError("model.text.upstream is set but data.transcript_dir is not: give the "
+                          "folder of <audio file name>.txt transcripts (docs/text.md)")
+
+
+def checked(cfg: Any, table: TargetTable) -> TargetTable:
+    """``table`` after its transcripts are checked (missing ones refused unless
+    ``data.missing_transcripts: speech_only``): before any feature is extracted."""
+    if cfg.model.text.upstream is not None:
+        read_transcripts(cfg.data.transcript_dir, table.paths, cfg.data.missing_transcripts)
+    return table
 
 
 def text_model_path(ctx: RunContext, texts: list[str]) -> str:
