@@ -18,6 +18,7 @@ from typing import Literal
 
 from emobench.core.config import build, load_yaml, path_field
 from emobench.core.resources import data_dir
+from emobench.downstream.multitask.text_config import FusionConfig, SpeakerConfig, TextConfig
 from emobench.downstream.trainer import LoopConfig
 
 
@@ -48,6 +49,8 @@ class DataConfig:
     cache_dir: str | None = path_field("results/cache")  # pooled statistics; null: in memory
     cache_dtype: Literal["float32", "float16"] = "float32"
     extract_precision: Literal["float32", "bfloat16", "float16"] = "float32"
+    transcript_dir: str | None = path_field(None)  # <audio file stem>.txt per row (docs/text.md)
+    missing_transcripts: Literal["error", "speech_only"] = "error"  # a row without one
 
 
 @dataclass
@@ -86,6 +89,9 @@ class ModelConfig:
     head_hidden: int | None = 32  # per-target head Linear(., h) -> LeakyReLU -> Linear(h, k)
     functionals: Literal["mean", "mean_std"] = "mean"
     standardize_features: bool = True  # z-score every functional by training statistics
+    text: TextConfig = field(default_factory=TextConfig)  # text input (docs/text.md)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    speaker: SpeakerConfig = field(default_factory=SpeakerConfig)
 
 
 @dataclass

@@ -45,10 +45,13 @@ class MultitaskModel(nn.Module):
     """Layer-weighted functionals -> trunk -> one head per target (+ loss log-variances)."""
 
     def __init__(self, featurizer: Featurizer, feature_dim: int, targets: list[Target],
-                 system: str = "none", head_hidden: int | None = 32, uncertainty: bool = False):
+                 system: str = "none", head_hidden: int | None = 32, uncertainty: bool = False,
+                 inputs: nn.Module | None = None):
         super().__init__()
-        self.inputs = LayerWeightedFunctionals(featurizer, feature_dim)
-        self.trunk, width = trunk(feature_dim, system)
+        # ``inputs``: another input module with a ``width`` (e.g. speech + text, fusion.py)
+        self.inputs = inputs if inputs is not None else LayerWeightedFunctionals(featurizer,
+                                                                               feature_dim)
+        self.trunk, width = trunk(getattr(inputs, "width", feature_dim), system)
         self.kinds = {t.name: t.kind for t in targets}
         self.heads = nn.ModuleDict({t.name: head(width, head_hidden, t.size) for t in targets})
         self.log_vars = nn.Parameter(torch.zeros(len(targets))) if uncertainty else None

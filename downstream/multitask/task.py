@@ -26,10 +26,11 @@ from emobench.core.experiment import LOG, provenance, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
-from emobench.downstream.multitask import scoring
+from emobench.downstream.multitask import scoring, speaker, text_inputs
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
                                                   selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
+from emobench.downstream.multitask.fusion import fusion_inputs
 from emobench.downstream.multitask.kinds import LOSSES, Target
 from emobench.downstream.multitask.model import MultitaskModel, combine
 from emobench.downstream.multitask.outputs import OUTPUTS, Written
@@ -64,7 +65,9 @@ def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def check(cfg: MultitaskConfig) -> None:
+    speaker.add_target(cfg)  # model.speaker.prediction: the speaker head is a target
     check_config(cfg)
+    text_inputs.check(cfg)
 
 
 def read(cfg: MultitaskConfig) -> TargetTable:
@@ -72,7 +75,8 @@ def read(cfg: MultitaskConfig) -> TargetTable:
     layout = TableLayout(d.id_column, d.split_column, d.speaker_column, d.id_format,
                          tuple(asdict(d.split_names).items()), d.audio_ext)
     specs = [kind_of(t).spec(t, columns_of(t)) for t in cfg.targets]
-    return read_table(d.data_info, d.audio_root, specs, layout, d.allow_speaker_overlap)
+    table = read_table(d.data_info, d.audio_root, specs, layout, d.allow_speaker_overlap)
+    return text_inputs.checked(cfg, speaker.restrict(cfg, table))
 
 
 def _waveforms(cfg: MultitaskConfig, table: TargetTable,
@@ -97,12 +101,12 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
     return functionals(stats["mean"], stats.get("square"), cfg.model.functionals)
 
 
-def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int,
-           targets: list[Target]) -> MultitaskModel:
-    m = ctx.config.model
-    return MultitaskModel(common.featurizer_of(ctx, upstream), feature_dim, targets, m.system,
-                          m.head_hidden, ctx.config.train.loss_combination == "uncertainty"
-                          ).to(ctx.device)
+def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int, targets: list[Target],
+           features) -> MultitaskModel:
+    m, featurizer = ctx.config.model, common.featurizer_of(ctx, upstream)
+    return MultitaskModel(featurizer, feature_dim, targets, m.system, m.head_hidden,
+                          ctx.config.train.loss_combination == "uncertainty",
+                          fusion_inputs(m, featurizer, feature_dim, features)).to(ctx.device)
 
 
 def _loss(ctx: RunContext, targets: list[Target], table: TargetTable, train_x: torch.Tensor):
@@ -160,14 +164,14 @@ def train(ctx: RunContext) -> dict[str, Any]:
                                          for t in targets})
     upstream = common.upstream_of(ctx, cfg.model.functionals)
     waveforms = _waveforms(cfg, table)
-    features = _features(ctx, waveforms, upstream)  # every split: extraction sees no labels
+    features = text_inputs.attach(ctx, table, _features(ctx, waveforms, upstream))  # no labels
     train_x, val_x = features[table.splits == "train"], features[table.splits == "val"]
     val = table.subset("val")
     val_truth = scoring.truths(targets, val)
     every = np.ones(len(val), dtype=bool)
 
     seed_everything(ctx.seed)
-    model = _model(ctx, upstream, features.shape[2], targets)
+    model = _model(ctx, upstream, features.shape[2], targets, features)
     if cfg.model.standardize_features:
         model.fit_standardization(train_x.to(ctx.device))
 
@@ -180,7 +184,8 @@ def train(ctx: RunContext) -> dict[str, Any]:
     record = {"format": CHECKPOINT_FORMAT, "run": ctx.run_record(), "config": to_dict(cfg),
               "standardizer": asdict(waveforms.standardizer),
               "feature_dim": int(features.shape[2]),
-              "upstream_sha256": upstream.checkpoint_sha256}
+              "upstream_sha256": upstream.checkpoint_sha256,
+              **text_inputs.checkpoint_entry(features)}
     batch = cfg.train.batch_size
     selection = Selection(f"val_{cfg.selection.name}", cfg.selection.higher_is_better)
     trainer = Trainer(Schedule.of(cfg.train), selection, ctx.expdir, ctx.device, record,
@@ -206,8 +211,10 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     common.check_upstream(saved, upstream, checkpoint)
     if features is None:
         standardizer = Standardizer(**saved["standardizer"])
-        features = _features(ctx, _waveforms(cfg, table, standardizer), upstream)
-    model = _model(ctx, upstream, saved["feature_dim"], targets)
+        features = text_inputs.attach(ctx, table, _features(
+            ctx, _waveforms(cfg, table, standardizer), upstream))
+    text_inputs.check_checkpoint(saved, features, checkpoint)
+    model = _model(ctx, upstream, saved["feature_dim"], targets, features)
     model.load_state_dict(saved["model"])
     pred = scoring.predict(model, features, targets, ctx.device)
 
@@ -229,6 +236,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     written = Written(outdir, cfg, table, targets, pred, scored, upstream.info.name)
     OUTPUTS.get(cfg.output.format).write(written)
     common.write_layer_weights(outdir, model.featurizer, upstream, ctx, ctx.task)
+    text_inputs.write_text_layer_weights(outdir, model, cfg.model.text.upstream, ctx.task)
 
     main_split = "test" if "test" in metrics else "val"
     name = cfg.selection.name
@@ -246,6 +254,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                     for t in targets},
         "selection": saved["selection"], "feature_path": f"pooled_{cfg.model.functionals}",
         "counts": table.counts(), "warnings": ctx.warnings, "notes": scoring.notes(cfg),
+        **text_inputs.scores_entry(features),
     }
     scores.write(outdir / "scores.json", result)
     return result
