@@ -105,7 +105,7 @@ def epoch_rows(classes: np.ndarray, per_class: int | None, seed: int, epoch: int
     >>> rows = epoch_rows(classes, None, 0, 0, keep=["X"])
     >>> sorted(classes[rows].tolist())
     ['A', 'A', 'F', 'F', 'N', 'N', 'X']
-    >>> (epoch_rows(classes, None, 0, 1) == epoch_rows(classes, None, 0, 1)).all()
+    >>> bool((epoch_rows(classes, None, 0, 1) == epoch_rows(classes, None, 0, 1)).all())
     True
     >>> sorted(classes[epoch_rows(classes, 4, 0, 0)].tolist()).count("F")
     4
