@@ -240,6 +240,14 @@ def test_bad_data_handling_keys_are_named(prepared, handling, message):
         is25_config("attributes", prepared, **handling)
 
 
+def test_no_label_is_for_categorical_targets_and_not_a_class(prepared):
+    layer = yaml.safe_load((data_dir("configs") / "is25" / "categorical.yaml").read_text())
+    layer["data"].update(data_info=str(prepared), audio_root="a")
+    layer["targets"][0]["no_label"] = ["O", "a"]
+    with pytest.raises(ConfigError, match="no_label .* names a declared class"):
+        task.check(resolve(MultitaskConfig, layer))
+
+
 def test_the_submission_csvs_parse_back_to_the_predictions(prepared, tmp_path):
     for name, writer in (("attributes", ATTRIBUTES_OUTPUT), ("categorical", CATEGORICAL)):
         cfg = is25_config(name, prepared)
