@@ -137,3 +137,6 @@ DEMO_CORPORA.register("demo_dimensional", dimensional,
                       description="IS25-style arousal/valence/dominance (1-7) and gender")
 DEMO_CORPORA.register("demo_vocalisation", vocalisation,
                       description="vocalisations in class subfolders: class, age, sex")
+DEMO_CORPORA.register("demo_is25", "emobench.corpora.demo_is25:demo",
+                      description="MSP-Podcast's layout (IS25): EmoClass with O/X, A/V/D, "
+                                  "gender, transcripts; docs/is25.md")

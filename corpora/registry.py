@@ -11,3 +11,5 @@ RECIPES.register("crema_d", "emobench.corpora.crema_d:prepare")
 RECIPES.register("emogator", "emobench.corpora.emogator:prepare")
 RECIPES.register("exvo_support", "emobench.corpora.exvo_support:prepare",
                  description="few-shot support sets (Subject_ID,File_ID) from a data_info.csv")
+RECIPES.register("msp_podcast", "emobench.corpora.msp_podcast:prepare",
+                 description="MSP-Podcast as IS25 releases it: checks it, writes is25_<test>.csv")

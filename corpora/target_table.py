@@ -5,7 +5,9 @@ checked before anything trains.
 Every target is a :class:`ColumnSpec`: ``categorical`` (one column of class names; a declared
 class list is matched in any case, or the classes are those found, sorted; with ``indices`` a
 0-based index into the declared list is accepted too, and a ``names_column``, when present,
-must then name the same class) or ``numbers`` (one or more columns of finite numbers, optionally
+must then name the same class; values declared ``no_label``, such as MSP-Podcast's ``O`` (other)
+and ``X`` (no agreement), leave the row without a class of that target without making it
+unlabelled) or ``numbers`` (one or more columns of finite numbers, optionally
 within a closed or open range, optionally summing to 1 per row). File ids are ``[token]``
 (HUME-VB: the audio is ``<token><audio_ext>``) or relative paths (subfolders allowed, confined
 to the audio root). A row is labelled when every required target is filled: Train and Val rows
@@ -49,6 +51,7 @@ class ColumnSpec:
     open_range: bool = False  # (low, high) instead of [low, high]
     row_sum: float | None = None  # numbers: every labelled row sums to this (1e-3 tolerance)
     required: bool = True
+    no_label: tuple[str, ...] = ()  # categorical: values that mean "no class" (any case)
 
 
 @dataclass(frozen=True)
@@ -131,9 +134,16 @@ def _in_range(value: np.ndarray, spec: ColumnSpec) -> np.ndarray:
     return ok
 
 
+def no_label(spec: ColumnSpec, cells: np.ndarray) -> np.ndarray:
+    """Where a categorical cell holds one of the spec's "no class" values (any case)."""
+    if not spec.no_label:
+        return np.zeros(len(cells), dtype=bool)
+    return np.isin(np.char.lower(cells.astype(str)), [v.lower() for v in spec.no_label])
+
+
 def _categorical(spec: ColumnSpec, cells: np.ndarray, names: np.ndarray | None, line: np.ndarray,
                  problems: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
-    filled = cells != ""
+    filled = (cells != "") & ~no_label(spec, cells)
     classes = spec.classes if spec.classes is not None else tuple(sorted(set(cells[filled])))
     lower = [c.lower() for c in classes]
     codes = np.full(len(cells), -1, dtype=np.int64)
@@ -255,6 +265,7 @@ def read_table(path: str | Path, audio_root: str | Path, specs: Sequence[ColumnS
     for spec in specs:
         filled = np.stack([cell[c] != "" for c in spec.columns], axis=1).all(axis=1)
         if spec.kind == "categorical":
+            filled &= ~no_label(spec, cell[spec.columns[0]])
             names_cells = cell.get(spec.names_column) if spec.names_column else None
             values[spec.name], classes[spec.name] = _categorical(
                 spec, cell[spec.columns[0]], names_cells, line, problems)

@@ -99,6 +99,11 @@ def check_target(target: TargetConfig, where: str) -> None:
         raise ConfigError(f"{where}.classes: only categorical kinds have classes")
     if target.classes is not None and len(set(target.classes)) != len(target.classes):
         raise ConfigError(f"{where}.classes name a class twice: {target.classes}")
+    if target.no_label and not (kind.categorical and len(columns) == 1):
+        raise ConfigError(f"{where}.no_label: only a categorical target read from one column "
+                          "has values meaning 'no class'")
+    if {v.lower() for v in target.no_label} & {c.lower() for c in target.classes or []}:
+        raise ConfigError(f"{where}.no_label {target.no_label} names a declared class")
     if target.indices and target.classes is None:
         raise ConfigError(f"{where}.indices needs the declared classes")
     if target.range is not None and (kind.categorical or len(target.range) != 2

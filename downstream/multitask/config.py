@@ -19,6 +19,7 @@ from typing import Literal
 from emobench.core.config import build, load_yaml, path_field
 from emobench.core.resources import data_dir
 from emobench.downstream.multitask.text_config import FusionConfig, SpeakerConfig, TextConfig
+from emobench.downstream.multitask.sampling import DataHandlingConfig
 from emobench.downstream.trainer import LoopConfig
 
 
@@ -61,6 +62,7 @@ class TargetConfig:
     classes: list[str] | None = None  # categorical kinds: the label set (null: found in data)
     indices: bool = False  # categorical: a 0-based index into classes is accepted too
     names_column: str | None = None  # with indices: a column that must name the same class
+    no_label: list[str] = field(default_factory=list)  # categorical: values meaning "no class"
     range: list[float] | None = None  # numbers: [low, high] (intensities: [0, 1])
     range_open: bool = False  # (low, high) instead of [low, high]
     required: bool = True  # false: the value may be empty (the loss skips those rows)
@@ -120,6 +122,7 @@ class MultitaskConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    data_handling: DataHandlingConfig = field(default_factory=DataHandlingConfig)  # docs/is25.md
 
 
 def declared(relative: str, name: str) -> type:

@@ -91,7 +91,8 @@ class Categorical(Kind):
     def spec(self, cfg, columns: tuple[str, ...]) -> ColumnSpec:
         return ColumnSpec(cfg.name, "categorical", columns[:1],
                           tuple(cfg.classes) if cfg.classes is not None else None,
-                          cfg.indices, cfg.names_column, required=cfg.required)
+                          cfg.indices, cfg.names_column, required=cfg.required,
+                          no_label=tuple(cfg.no_label))
 
     def truth(self, target: Target, table: TargetTable) -> np.ndarray:
         codes = table.values[target.name]

@@ -32,6 +32,34 @@ def macro_f1(truth: np.ndarray, prediction: np.ndarray) -> float:
     return emotion_metrics.macro_f1(truth, prediction)
 
 
+def argmax_f1_per_class(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+    """F1 of every class (columns) with the most probable class as the prediction (0 for a class
+    neither in the truth nor in the prediction).
+
+    >>> argmax_f1_per_class(np.eye(3)[[0, 1, 2, 2]], np.eye(3)[[0, 1, 2, 1]]).tolist()
+    [1.0, 0.6666666666666666, 0.6666666666666666]
+    """
+    c = truth.shape[1]
+    t, p = np.argmax(truth, axis=1), np.argmax(prediction, axis=1)
+    hits = np.bincount(t[t == p], minlength=c).astype(np.float64)
+    both = np.bincount(t, minlength=c) + np.bincount(p, minlength=c)
+    return np.divide(2.0 * hits, both, out=np.zeros(c), where=both > 0)
+
+
+def argmax_macro_f1(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """Macro-F1 of the most probable class over the classes in the truth or the prediction
+    (scikit-learn's ``f1_score(average="macro")`` of the argmaxes; the IS25 challenge's F1-Macro).
+
+    >>> argmax_macro_f1(np.eye(3)[[0, 1, 2, 2]], np.eye(3)[[0, 1, 2, 1]])
+    0.7777777777777777
+    >>> argmax_macro_f1(np.eye(3)[[0, 0]], np.eye(3)[[0, 1]])  # class 2 appears nowhere
+    0.3333333333333333
+    """
+    t, p = np.argmax(truth, axis=1), np.argmax(prediction, axis=1)
+    seen = np.union1d(t, p)
+    return float(argmax_f1_per_class(truth, prediction)[seen].mean())
+
+
 def accuracy(truth: np.ndarray, prediction: np.ndarray) -> float:
     """Agreement of the most probable class with the label's majority class.
 
@@ -115,6 +143,10 @@ def exvo_s_mtl(values: Sequence[float]) -> float:
 
 METRICS.register("macro_f1", macro_f1, kinds=CATEGORICAL, breakdown=("f1", per_class_f1),
                  note="threshold 1/C macro-F1 over the whole split")
+METRICS.register("argmax_macro_f1", argmax_macro_f1, kinds=CATEGORICAL,
+                 breakdown=("argmax_f1", lambda t, p: argmax_f1_per_class(t, p).tolist()),
+                 note="macro-F1 of the argmax over the classes in the truth or the prediction "
+                      "(scikit-learn's f1_score average=macro; the IS25 challenge's F1-Macro)")
 METRICS.register("accuracy", accuracy, kinds=CATEGORICAL,
                  note="argmax of the prediction vs argmax of the label")
 METRICS.register("uar", uar, kinds=CATEGORICAL,

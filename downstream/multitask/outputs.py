@@ -113,3 +113,8 @@ class GenericOutputs:
 OUTPUTS.register("generic", GenericOutputs())
 OUTPUTS.register("exvo_multi", "emobench.downstream.exvo.outputs:EXVO_MULTI",
                  description="the ExVo-Multi submission and predictions in its layout")
+OUTPUTS.register("is25_categorical", "emobench.downstream.multitask.is25_outputs:CATEGORICAL",
+                 description="predictions.csv, figures and the IS25 categorical submission")
+OUTPUTS.register("is25_attributes",
+                 "emobench.downstream.multitask.is25_outputs:ATTRIBUTES_OUTPUT",
+                 description="predictions.csv, figures and the IS25 attributes submission")

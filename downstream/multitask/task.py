@@ -26,7 +26,8 @@ from emobench.core.experiment import LOG, provenance, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
-from emobench.downstream.multitask import scoring, speaker, text_inputs
+from emobench.downstream.multitask import (ranges, sampling, scoring, speaker,
+                                          text_inputs)
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
                                                   selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
@@ -35,8 +36,7 @@ from emobench.downstream.multitask.kinds import LOSSES, Target
 from emobench.downstream.multitask.model import MultitaskModel, combine
 from emobench.downstream.multitask.outputs import OUTPUTS, Written
 from emobench.downstream.pooling import pooled_statistics
-from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, StepLoss, Trainer,
-                                         index_batches)
+from emobench.downstream.trainer import Evaluation, Loop, Schedule, Selection, StepLoss, Trainer
 from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
 from emobench.upstream import FrozenUpstream
 
@@ -59,15 +59,17 @@ def demo(root: Path, layers: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
     data = (layers or {}).get("data") or {}
     name = data.get("corpus") or "demo_dimensional"
-    table = DEMO_CORPORA.get(name)(root / name, seed=0)
-    return {"data": {"data_info": str(table), "audio_root": str(table.parent / "audio"),
-                     "corpus": name}}
+    built = DEMO_CORPORA.get(name)(root / name, seed=0)  # a table, or the data keys
+    data = built if isinstance(built, dict) else {"data_info": str(built),
+                                                   "audio_root": str(built.parent / "audio")}
+    return {"data": {**data, "corpus": name}}
 
 
 def check(cfg: MultitaskConfig) -> None:
     speaker.add_target(cfg)  # model.speaker.prediction: the speaker head is a target
     check_config(cfg)
     text_inputs.check(cfg)
+    sampling.check(cfg)
 
 
 def read(cfg: MultitaskConfig) -> TargetTable:
@@ -76,6 +78,7 @@ def read(cfg: MultitaskConfig) -> TargetTable:
                          tuple(asdict(d.split_names).items()), d.audio_ext)
     specs = [kind_of(t).spec(t, columns_of(t)) for t in cfg.targets]
     table = read_table(d.data_info, d.audio_root, specs, layout, d.allow_speaker_overlap)
+    table = sampling.training_table(cfg, table)  # data_handling.train_ambiguous
     return text_inputs.checked(cfg, speaker.restrict(cfg, table))
 
 
@@ -165,8 +168,9 @@ def train(ctx: RunContext) -> dict[str, Any]:
     upstream = common.upstream_of(ctx, cfg.model.functionals)
     waveforms = _waveforms(cfg, table)
     features = text_inputs.attach(ctx, table, _features(ctx, waveforms, upstream))  # no labels
-    train_x, val_x = features[table.splits == "train"], features[table.splits == "val"]
-    val = table.subset("val")
+    val_rows = sampling.validation_rows(cfg, table, ctx.seed)  # data_handling.val_per_class
+    train_x, val_x = features[table.splits == "train"], features[val_rows]
+    val = table.take(val_rows)
     val_truth = scoring.truths(targets, val)
     every = np.ones(len(val), dtype=bool)
 
@@ -176,7 +180,8 @@ def train(ctx: RunContext) -> dict[str, Any]:
         model.fit_standardization(train_x.to(ctx.device))
 
     def evaluate(model: MultitaskModel) -> Evaluation:
-        pred = scoring.predict(model, val_x, targets, ctx.device)
+        pred = ranges.map_split(cfg, targets, scoring.predict(model, val_x, targets, ctx.device),
+                                lambda: scoring.predict(model, train_x, targets, ctx.device))
         metrics = scoring.split_metrics(cfg, targets, val_truth, pred, every, val.present)
         return Evaluation(metrics[cfg.selection.name], metrics,
                           "val " + " ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
@@ -186,13 +191,11 @@ def train(ctx: RunContext) -> dict[str, Any]:
               "feature_dim": int(features.shape[2]),
               "upstream_sha256": upstream.checkpoint_sha256,
               **text_inputs.checkpoint_entry(features)}
-    batch = cfg.train.batch_size
     selection = Selection(f"val_{cfg.selection.name}", cfg.selection.higher_is_better)
     trainer = Trainer(Schedule.of(cfg.train), selection, ctx.expdir, ctx.device, record,
                       tag=ctx.task, resume=ctx.resume)
-    trainer.fit(model, Loop(lambda epoch: index_batches(len(train_x), batch, ctx.seed, epoch),
-                            _loss(ctx, targets, table, train_x), evaluate,
-                            steps_per_epoch=-(-len(train_x) // batch)))
+    batches, steps = sampling.epoch_batches(cfg, table, ctx.seed)  # data_handling.undersample
+    trainer.fit(model, Loop(batches, _loss(ctx, targets, table, train_x), evaluate, steps))
     return evaluate_checkpoint(ctx, ctx.expdir / "dev-best.ckpt", ctx.expdir, upstream, table,
                                features)
 
@@ -216,7 +219,8 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     text_inputs.check_checkpoint(saved, features, checkpoint)
     model = _model(ctx, upstream, saved["feature_dim"], targets, features)
     model.load_state_dict(saved["model"])
-    pred = scoring.predict(model, features, targets, ctx.device)
+    pred = ranges.map_by_split(cfg, targets, scoring.predict(model, features, targets,
+                                                             ctx.device), table.splits)
 
     truth, train = scoring.truths(targets, table), table.splits == "train"
     constant = scoring.baseline(targets, truth, train, table.present, len(table))
@@ -255,6 +259,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
         "selection": saved["selection"], "feature_path": f"pooled_{cfg.model.functionals}",
         "counts": table.counts(), "warnings": ctx.warnings, "notes": scoring.notes(cfg),
         **text_inputs.scores_entry(features),
+        "data_handling": sampling.record(cfg, table, ctx.seed),
     }
     scores.write(outdir / "scores.json", result)
     return result
