@@ -26,7 +26,7 @@ from emobench.core.experiment import LOG, provenance, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
-from emobench.downstream.multitask import scoring
+from emobench.downstream.multitask import frames, scoring
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
                                                   selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
@@ -88,8 +88,11 @@ def _waveforms(cfg: MultitaskConfig, table: TargetTable,
 
 def _features(ctx: RunContext, waveforms: WaveformDataset,
               upstream: FrozenUpstream) -> torch.Tensor:
-    """``(N, L, F)`` functionals of every utterance, from the cache (extracted where missing)."""
+    """``(N, L, F)`` functionals of every utterance, from the cache (extracted where missing);
+    with a fine-tuned upstream, their stand-in for the frames path (frames.py)."""
     cfg: MultitaskConfig = ctx.config
+    if upstream.fine_tuning is not None:
+        return frames.inputs(ctx, waveforms, upstream)
     names = ("mean",) if cfg.model.functionals == "mean" else ("mean", "square")
     stats = pooled_statistics(waveforms, upstream, ctx.upstream.normalize,
                               cfg.train.extract_batch_size, ctx.device, cfg.data.cache_dir,
@@ -100,9 +103,9 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
 def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int,
            targets: list[Target]) -> MultitaskModel:
     m = ctx.config.model
-    return MultitaskModel(common.featurizer_of(ctx, upstream), feature_dim, targets, m.system,
-                          m.head_hidden, ctx.config.train.loss_combination == "uncertainty"
-                          ).to(ctx.device)
+    return frames.wrap(ctx, upstream, MultitaskModel(
+        common.featurizer_of(ctx, upstream), feature_dim, targets, m.system, m.head_hidden,
+        ctx.config.train.loss_combination == "uncertainty")).to(ctx.device)
 
 
 def _loss(ctx: RunContext, targets: list[Target], table: TargetTable, train_x: torch.Tensor):
@@ -158,7 +161,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
              table.source, counts["train"], counts["val"], counts["test"],
              counts["test_unlabelled"], {t.name: f"{t.kind.name} {list(t.labels)}"
                                          for t in targets})
-    upstream = common.upstream_of(ctx, cfg.model.functionals)
+    upstream = common.upstream_of(ctx, cfg.model.functionals, fine_tune=None)
     waveforms = _waveforms(cfg, table)
     features = _features(ctx, waveforms, upstream)  # every split: extraction sees no labels
     train_x, val_x = features[table.splits == "train"], features[table.splits == "val"]
@@ -202,7 +205,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     table = table if table is not None else read(cfg)
     targets = scoring.build_targets(cfg, table)
     if upstream is None:
-        upstream = common.upstream_of(ctx, cfg.model.functionals)
+        upstream = common.upstream_of(ctx, cfg.model.functionals, fine_tune=None)
     common.check_upstream(saved, upstream, checkpoint)
     if features is None:
         standardizer = Standardizer(**saved["standardizer"])
@@ -244,7 +247,8 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
         "targets": {t.name: {"kind": t.kind.name, "labels": list(t.labels),
                              "loss": loss_of(t.cfg), "weight": t.cfg.weight}
                     for t in targets},
-        "selection": saved["selection"], "feature_path": f"pooled_{cfg.model.functionals}",
+        "selection": saved["selection"],
+        "feature_path": frames.path_name(upstream, cfg.model.functionals),
         "counts": table.counts(), "warnings": ctx.warnings, "notes": scoring.notes(cfg),
     }
     scores.write(outdir / "scores.json", result)
