@@ -216,3 +216,13 @@ def test_cache_bound_paths_and_parameterless_upstreams_are_refused(tmp_path, wor
     assert "upstream fbank_no_cmvn has nothing to train" in capsys.readouterr().err
     assert main(["-m", "evaluate", "-e", str(tmp_path / "x.ckpt"), "-f"]) == 2
     assert "-f/--upstream_trainable applies to training" in capsys.readouterr().err
+
+
+def test_a_task_without_a_frames_path_refuses_fine_tuning(work):
+    from emobench.core.context import RunContext, UpstreamSpec
+
+    spec = UpstreamSpec(NAME, work["ckpt"], trainable=True)
+    ctx = RunContext("train", "exvo_fewshot", work["root"], spec, 0, torch.device("cpu"), None)
+    with pytest.raises(ConfigError, match="-f/--upstream_trainable: this task trains on pooled"):
+        common.upstream_of(ctx)
+    assert common.upstream_of(ctx, fine_tune=None).fine_tuning is not None
