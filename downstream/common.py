@@ -14,19 +14,28 @@ from emobench.core import io, plots
 from emobench.core.config import ConfigError
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG
+from emobench.downstream import finetuning
 from emobench.downstream.pooling import feature_cache, fill_cache
 from emobench.downstream.waveforms import WaveformDataset
 from emobench.upstream import Featurizer, FrozenUpstream, build_upstream
 
+NO_FINE_TUNING = ("this task trains on pooled features from the feature cache only; the "
+                  "emotion and multitask tasks fine-tune on their frames path")
 
-def upstream_of(ctx: RunContext, functionals: str = "mean") -> FrozenUpstream:
-    """The run's frozen upstream on its device; ``mean_std`` functionals need frames."""
+
+def upstream_of(ctx: RunContext, functionals: str = "mean",
+                fine_tune: str | None = NO_FINE_TUNING) -> FrozenUpstream:
+    """The run's frozen upstream on its device; ``mean_std`` functionals need frames.
+
+    With ``-f`` it is made trainable where the caller can fine-tune (``fine_tune`` None), else
+    refused with the reason ``fine_tune`` gives (downstream/finetuning.py)."""
     spec = ctx.upstream
     upstream = build_upstream(spec.name, spec.checkpoint, spec.padded_batch).to(ctx.device)
     if functionals == "mean_std" and not upstream.info.frame_rate:
         raise ConfigError(f"{upstream.info.name} gives one vector per utterance: it has no "
                           "frames to take a standard deviation over (use "
                           "model.functionals=mean)")
+    finetuning.enable(ctx, upstream, fine_tune)
     return upstream
 
 

@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 
 from emobench.core.audio import AudioError
+from emobench.core.config import ConfigError
 from emobench.core.experiment import LOG
 from emobench.downstream.waveforms import WaveformDataset
 from emobench.upstream import Featurizer, FrozenUpstream
@@ -30,6 +31,9 @@ def feature_cache(cache_dir: str, dataset: WaveformDataset, upstream: FrozenUpst
                   normalize: bool, dtype: str, precision: str = "float32") -> PooledCache:
     """The cache folder for this upstream and preprocessing (waveform standardisation and
     extraction precision included)."""
+    if upstream.fine_tuning is not None:  # its features change with training: never cached
+        raise ConfigError(f"upstream {upstream.info.name} is fine-tuned (-f): its features are "
+                          "never read from or written to the feature cache")
     spec = CacheSpec(upstream=upstream.info.name, checkpoint_sha256=upstream.checkpoint_sha256,
                      padded_batch=upstream.padded_batch, layer_norm=normalize,
                      sample_rate=16_000, max_seconds=dataset.max_seconds,

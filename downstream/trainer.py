@@ -11,7 +11,8 @@ A task supplies what is its own, as a :class:`Loop`:
 - ``evaluate(model)``: an :class:`Evaluation` of the validation split (its metrics and the
   selection value).
 
-Every step is ``zero_grad, backward, clip (optional), optimizer step, scheduler step
+The optimizer gets the model's parameters, and a fine-tuned upstream's in a group of their own
+at ``train.upstream_lr`` (downstream/finetuning.py). Every step is ``zero_grad, backward, clip (optional), optimizer step, scheduler step
 (optional)``. After every ``eval_every_epochs`` epochs (and after the last) the model is
 evaluated; a strictly better selection value saves ``dev-best.ckpt`` (the model and the
 selection record); ``patience`` evaluations without one stop training. ``last.ckpt`` holds
@@ -35,6 +36,7 @@ from tqdm import tqdm
 from emobench.core import io
 from emobench.core.config import ConfigError
 from emobench.core.experiment import LOG
+from emobench.downstream.finetuning import parameter_groups
 
 EPOCH_SEED = 100_003  # the seed of epoch e's order is seed * EPOCH_SEED + e
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -79,6 +81,7 @@ class LoopConfig:
     patience: int | None = 5  # evaluations without a better selection value; null: no stop
     eval_every_epochs: int = 1
     save_every_epochs: int = 1  # resumable state (last.ckpt)
+    upstream_lr: float | None = None  # with -f: the upstream's learning rate (null: lr)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Schedule:
     eval_every_epochs: int = 1
     save_every_epochs: int = 1
     patience: int | None = None  # evaluations without a better selection value; None: no stop
+    upstream_lr: float | None = None  # a fine-tuned upstream's learning rate; None: lr
 
     @classmethod
     def of(cls, train: Any, **fixed: Any) -> "Schedule":
@@ -116,6 +120,8 @@ class Schedule:
             raise ConfigError("train.patience must be >= 1")
         if self.warmup_steps < 0 or self.lr <= 0:
             raise ConfigError("train.warmup_steps must be >= 0 and train.lr > 0")
+        if self.upstream_lr is not None and self.upstream_lr <= 0:
+            raise ConfigError("train.upstream_lr must be > 0 (or null: train.lr)")
 
 
 @dataclass(frozen=True)
@@ -202,8 +208,9 @@ class Trainer:
     def fit(self, model: torch.nn.Module, loop: Loop) -> dict[str, Any]:
         schedule = self.schedule
         schedule.check()
-        optimizer = OPTIMIZERS[schedule.optimizer](model.parameters(), lr=schedule.lr,
-                                                   weight_decay=schedule.weight_decay)
+        optimizer = OPTIMIZERS[schedule.optimizer](
+            parameter_groups(model, schedule.lr, schedule.upstream_lr), lr=schedule.lr,
+            weight_decay=schedule.weight_decay)
         lr_schedule = scheduler(optimizer, schedule, loop.steps_per_epoch * schedule.epochs)
         state = fresh_state()
         if self.resume is not None:
@@ -257,6 +264,9 @@ class Trainer:
                 parts[name] = parts.get(name, 0.0) + float(value.detach()) * step.count
             writer.add_scalar(f"{tag}/train-loss", float(step.total.detach()), state["step"])
             writer.add_scalar(f"{tag}/lr", optimizer.param_groups[0]["lr"], state["step"])
+            if len(optimizer.param_groups) > 1:  # a fine-tuned upstream's (finetuning.py)
+                writer.add_scalar(f"{tag}/upstream-lr", optimizer.param_groups[1]["lr"],
+                                  state["step"])
         state["epoch"] = epoch + 1
         seen = max(seen, 1)
         message = f"epoch {epoch + 1}/{schedule.epochs} train-loss {total / seen:.4f}"

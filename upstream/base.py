@@ -1,4 +1,5 @@
-"""What every upstream gives the toolkit: frozen hidden states with their valid frame counts."""
+"""What every upstream gives the toolkit: frozen hidden states with their valid frame counts
+(trainable ones when fine-tuned: upstream/finetune.py)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ class FrozenUpstream(nn.Module):
     The number of hidden states, their dimension and the frame rate are measured on a probe
     utterance when the upstream is built (a tiny checkpoint has other shapes than the published
     model); ``info`` keeps the published facts.
+
+    ``fine_tuning`` is None (frozen: no gradient ever) until :func:`upstream.finetune.make_trainable`
+    sets it; the forward then builds a graph when gradients are enabled. The expert stays in eval
+    mode either way (no dropout).
     """
 
     def __init__(self, info: UpstreamInfo, expert: nn.Module, *, checkpoint_sha256: str | None,
@@ -52,6 +57,7 @@ class FrozenUpstream(nn.Module):
         self.padded_batch = padded_batch
         self.checkpoint_sha256 = checkpoint_sha256
         self.source = source
+        self.fine_tuning: object | None = None  # upstream.finetune.FineTuning when fine-tuned
         self.expert.eval()
         for p in self.expert.parameters():
             p.requires_grad_(False)
@@ -81,9 +87,14 @@ class FrozenUpstream(nn.Module):
             return available
         return min(available, round(num_samples / self.downsample_rate))
 
-    @torch.no_grad()
     def forward(self, wavs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Hidden states ``(layers, batch, frames, dim)`` (zero-padded) and valid frame counts."""
+        """Hidden states ``(layers, batch, frames, dim)`` (zero-padded) and valid frame counts.
+
+        Without gradients unless the upstream is fine-tuned (and gradients are enabled)."""
+        with torch.set_grad_enabled(self.fine_tuning is not None and torch.is_grad_enabled()):
+            return self._stacked(wavs)
+
+    def _stacked(self, wavs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         if self.padded_batch:
             layers = self._hidden(list(wavs))
             lengths = [self._count(len(w), layers[0].shape[1]) for w in wavs]

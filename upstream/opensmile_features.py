@@ -28,6 +28,9 @@ from emobench.upstream.s3prl_compat import UpstreamUnavailable
 
 FEATURE_SETS = {"compare": ("ComParE_2016", 6373), "egemaps": ("eGeMAPSv02", 88)}
 LEVEL = "Functionals"
+# upstream/finetune.py: why -f refuses these upstreams
+FINE_TUNING_REFUSAL = ("openSMILE computes its functionals in C++ outside torch: there are no "
+                       "parameters and no gradient to fine-tune")
 
 
 def _opensmile() -> ModuleType:

@@ -50,6 +50,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from emobench.core.config import ConfigError
 from emobench.upstream import s3prl_compat
 from emobench.upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo
 
@@ -128,6 +129,17 @@ def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
     _check_architecture(expert, variant, f"{path}: not a {info.name} checkpoint")
     return FrozenUpstream(info, expert, checkpoint_sha256=sha, source=f"s3prl:{variant.loader}",
                           frames=conv_frames(expert), padded_batch=False)
+
+
+def top_layers(expert: nn.Module, count: int) -> list[nn.Module]:
+    """The top ``count`` transformer layers and what follows them (upstream/finetune.py): the
+    encoder's final layer norm in pre-LN models (post-LN models apply it before the layers)."""
+    encoder = expert.model.encoder
+    layers = list(encoder.layers)
+    if not 1 <= count <= len(layers):
+        raise ConfigError(f"--upstream_trainable_layers {count}: this upstream has "
+                        f"{len(layers)} transformer layers (1..{len(layers)})")
+    return layers[-count:] + ([encoder.layer_norm] if encoder.layer_norm_first else [])
 
 
 def _check_architecture(expert: nn.Module, variant: Variant, what: str) -> None:

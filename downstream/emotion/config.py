@@ -66,6 +66,7 @@ class TrainConfig:
     feature_path: Literal["auto", "pooled", "frames"] = "auto"
     eval_every_epochs: int = 1
     save_every_epochs: int = 1  # resumable state (last.ckpt)
+    upstream_lr: float | None = None  # with -f: the upstream's learning rate (null: lr)
 
 
 @dataclass

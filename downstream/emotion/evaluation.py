@@ -14,7 +14,7 @@ from emobench.core.config import ConfigError
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG, provenance
 from emobench.corpora.emotion_labels import LabelTable, read_labels
-from emobench.downstream import common
+from emobench.downstream import common, finetuning
 from emobench.downstream.emotion.config import EmotionConfig
 from emobench.downstream.emotion.data import EmotionDataset, Standardizer
 from emobench.downstream.emotion.features import FeaturePath
@@ -48,13 +48,27 @@ def build_model(upstream: FrozenUpstream, ctx: RunContext, num_classes: int) -> 
     else:
         head = CNNSelfAttentionHead(upstream.dim, cfg.hidden_dim, num_classes, cfg.kernel_size,
                                     cfg.pooling, cfg.dropout)
-    return EmotionModel(featurizer, head, upstream.dim).to(ctx.device)
+    # a fine-tuned upstream becomes part of the model (optimised, stored in checkpoints)
+    return finetuning.attach(EmotionModel(featurizer, head, upstream.dim), upstream).to(ctx.device)
+
+
+def upstream_of(ctx: RunContext) -> FrozenUpstream:
+    """The run's upstream; with -f trainable, unless train.feature_path=pooled asks for the
+    cache's features (refused)."""
+    refusal = None
+    if ctx.config.train.feature_path == "pooled":
+        refusal = ("train.feature_path=pooled trains on per-utterance features that the frozen "
+                   "upstream computes once (the feature cache), and a fine-tuned upstream's "
+                   "change at every step: use train.feature_path=frames (or auto)")
+    return common.upstream_of(ctx, fine_tune=refusal)
 
 
 def feature_path(ctx: RunContext, upstream: FrozenUpstream) -> FeaturePath:
     choice, head = ctx.config.train.feature_path, ctx.config.model.head
-    pooled = head == "linear" and choice in ("auto", "pooled")
-    if pooled:
+    pooled = head == "linear" and choice in ("auto", "pooled") and upstream.fine_tuning is None
+    if upstream.fine_tuning is not None:
+        why = "the upstream is fine-tuned (-f): it runs on every batch"
+    elif pooled:
         why = ("the head is linear up to the mean pooling, so per-layer time-means computed "
                "once per utterance give the same model")
     elif head != "linear":
@@ -96,7 +110,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     if list(table.classes) != saved["classes"]:
         raise ConfigError(f"{checkpoint} was trained on classes {saved['classes']}, "
                           f"the label file has {table.classes}")
-    upstream = upstream if upstream is not None else common.upstream_of(ctx)
+    upstream = upstream if upstream is not None else upstream_of(ctx)
     common.check_upstream(saved, upstream, checkpoint)
     model = build_model(upstream, ctx, len(table.classes))
     model.load_state_dict(saved["model"])

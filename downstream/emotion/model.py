@@ -72,7 +72,8 @@ class CNNSelfAttentionHead(nn.Module):
 
 
 class EmotionModel(nn.Module):
-    """The trainable part: featurizer weights and head (the upstream is frozen, kept apart).
+    """The trainable part: featurizer weights and head (the upstream is frozen, kept apart; a
+    fine-tuned one, ``-f``, is attached as its ``upstream`` submodule: downstream/finetuning.py).
 
     ``feature_mean`` / ``feature_std`` (per hidden state and dimension; identity by default) are
     an optional affine standardisation of the prepared hidden states, fitted on the training set

@@ -23,7 +23,7 @@ from emobench.downstream.emotion.config import EmotionConfig
 from emobench.downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
 from emobench.downstream.emotion.evaluation import (CHECKPOINT_FORMAT, NAME, build_model,
                                                     evaluate_checkpoint, feature_path, predict,
-                                                    read_table)
+                                                    read_table, upstream_of)
 from emobench.downstream.emotion.features import (FeaturePath, pooled_variance_ratio,
                                                   variance_ratio)
 from emobench.downstream.emotion.loss import class_balanced_weights, soft_label_loss
@@ -122,7 +122,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
              {c: round(float(w), 4) for c, w in zip(table.classes, class_weights)})
     weights = torch.tensor(class_weights, dtype=torch.float32, device=ctx.device)
 
-    upstream = common.upstream_of(ctx)
+    upstream = upstream_of(ctx)
     path = feature_path(ctx, upstream)
     train_inputs, dev_inputs = path.dataset(train_set), path.dataset(dev_set)
     _warn_constant_features(ctx, upstream, path, train_set, train_inputs)
@@ -132,7 +132,8 @@ def train(ctx: RunContext) -> dict[str, Any]:
     if cfg.model.standardize_features:
         pooled = train_inputs if path.pooled else FeaturePath(
             True, upstream, ctx.upstream.normalize, cfg.train.batch_size, ctx.device,
-            cfg.data.cache_dir, cfg.data.cache_dtype, cfg.data.extract_precision
+            None if upstream.fine_tuning else cfg.data.cache_dir, cfg.data.cache_dtype,
+            cfg.data.extract_precision
         ).dataset(train_set)
         model.fit_standardization(pooled.features.to(ctx.device))
         LOG.info("features standardised by training-set statistics of %d utterances",

@@ -50,8 +50,8 @@ class FusedFeatures:
     def __getitem__(self, rows: Any) -> "FusedFeatures":
         if isinstance(rows, np.ndarray):
             rows = torch.from_numpy(rows)
-        if isinstance(rows, torch.Tensor):
-            rows = rows.to(self.speech.device)
+        if isinstance(rows, torch.Tensor):  # the speech may be frames.FrameRows (no device)
+            rows = rows.to(self.text.device)
         return FusedFeatures(self.speech[rows], self.text[rows], self.missing[rows], self.record)
 
     def to(self, device: torch.device | str) -> "FusedFeatures":

@@ -26,7 +26,7 @@ from emobench.core.experiment import LOG, provenance, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
-from emobench.downstream.multitask import (ranges, sampling, scoring, speaker,
+from emobench.downstream.multitask import (frames, ranges, sampling, scoring, speaker,
                                           text_inputs)
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
                                                   selection_items)
@@ -95,8 +95,11 @@ def _waveforms(cfg: MultitaskConfig, table: TargetTable,
 
 def _features(ctx: RunContext, waveforms: WaveformDataset,
               upstream: FrozenUpstream) -> torch.Tensor:
-    """``(N, L, F)`` functionals of every utterance, from the cache (extracted where missing)."""
+    """``(N, L, F)`` functionals of every utterance, from the cache (extracted where missing);
+    with a fine-tuned upstream, their stand-in for the frames path (frames.py)."""
     cfg: MultitaskConfig = ctx.config
+    if upstream.fine_tuning is not None:
+        return frames.inputs(ctx, waveforms, upstream)
     names = ("mean",) if cfg.model.functionals == "mean" else ("mean", "square")
     stats = pooled_statistics(waveforms, upstream, ctx.upstream.normalize,
                               cfg.train.extract_batch_size, ctx.device, cfg.data.cache_dir,
@@ -107,9 +110,10 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
 def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int, targets: list[Target],
            features) -> MultitaskModel:
     m, featurizer = ctx.config.model, common.featurizer_of(ctx, upstream)
-    return MultitaskModel(featurizer, feature_dim, targets, m.system, m.head_hidden,
-                          ctx.config.train.loss_combination == "uncertainty",
-                          fusion_inputs(m, featurizer, feature_dim, features)).to(ctx.device)
+    return frames.wrap(ctx, upstream, MultitaskModel(
+        featurizer, feature_dim, targets, m.system, m.head_hidden,
+        ctx.config.train.loss_combination == "uncertainty",
+        fusion_inputs(m, featurizer, feature_dim, features))).to(ctx.device)
 
 
 def _loss(ctx: RunContext, targets: list[Target], table: TargetTable, train_x: torch.Tensor):
@@ -165,7 +169,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
              table.source, counts["train"], counts["val"], counts["test"],
              counts["test_unlabelled"], {t.name: f"{t.kind.name} {list(t.labels)}"
                                          for t in targets})
-    upstream = common.upstream_of(ctx, cfg.model.functionals)
+    upstream = common.upstream_of(ctx, cfg.model.functionals, fine_tune=None)
     waveforms = _waveforms(cfg, table)
     features = text_inputs.attach(ctx, table, _features(ctx, waveforms, upstream))  # no labels
     val_rows = sampling.validation_rows(cfg, table, ctx.seed)  # data_handling.val_per_class
@@ -210,7 +214,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     table = table if table is not None else read(cfg)
     targets = scoring.build_targets(cfg, table)
     if upstream is None:
-        upstream = common.upstream_of(ctx, cfg.model.functionals)
+        upstream = common.upstream_of(ctx, cfg.model.functionals, fine_tune=None)
     common.check_upstream(saved, upstream, checkpoint)
     if features is None:
         standardizer = Standardizer(**saved["standardizer"])
@@ -256,7 +260,8 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
         "targets": {t.name: {"kind": t.kind.name, "labels": list(t.labels),
                              "loss": loss_of(t.cfg), "weight": t.cfg.weight}
                     for t in targets},
-        "selection": saved["selection"], "feature_path": f"pooled_{cfg.model.functionals}",
+        "selection": saved["selection"],
+        "feature_path": frames.path_name(upstream, cfg.model.functionals),
         "counts": table.counts(), "warnings": ctx.warnings, "notes": scoring.notes(cfg),
         **text_inputs.scores_entry(features),
         "data_handling": sampling.record(cfg, table, ctx.seed),

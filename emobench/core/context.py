@@ -17,6 +17,8 @@ class UpstreamSpec:
     layer: int | None = None  # -l: one hidden state instead of the weighted sum
     normalize: bool = False  # --upstream_feature_normalize
     padded_batch: bool | None = None  # --upstream_padded_batch (None: the upstream's default)
+    trainable: bool = False  # -f/--upstream_trainable: fine-tune it (docs/finetuning.md)
+    trainable_layers: int | None = None  # --upstream_trainable_layers: only the top N (None: all)
 
 
 @dataclass

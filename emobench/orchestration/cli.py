@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream_padded_batch", action="store_true", default=None,
                    help="run the upstream on padded batches (faster; features of some upstreams "
                         "then differ from the utterance alone: docs/upstreams.md)")
+    p.add_argument("-f", "--upstream_trainable", action="store_true",
+                   help="fine-tune the upstream with the head (frames path; docs/finetuning.md)")
+    p.add_argument("--upstream_trainable_layers", type=int, metavar="N",
+                   help="with -f: fine-tune only the top N transformer layers")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--folds",
                    help="train: 'all' folds of the condition or a list '1,3', each into fold<k>/, "

@@ -24,6 +24,8 @@ class Request:
     layer: int | None = None  # -l
     feature_normalize: bool = False  # --upstream_feature_normalize
     padded_batch: bool | None = None  # --upstream_padded_batch
+    trainable: bool = False  # -f/--upstream_trainable
+    trainable_layers: int | None = None  # --upstream_trainable_layers
     seed: int = 1337
     folds: str | None = None
     seeds: int = 1
@@ -51,7 +53,8 @@ class Request:
                    seeds=args.seeds, device=args.device, demo=args.demo, shard=args.shard,
                    recipe=args.recipe, source=args.source, target=args.target,
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
-                   verbose=args.verbose, argv=tuple(argv))
+                   verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
+                   trainable_layers=args.upstream_trainable_layers)
 
     def but(self, **changes) -> "Request":
         """A copy with ``changes`` (e.g. one fold's folder and override)."""

@@ -111,8 +111,12 @@ def resolve_config(request: Request, task_name: str, module) -> Any:
 
 def upstream_spec(request: Request, upstream: str) -> UpstreamSpec:
     checkpoint = request.upstream_ckpt and str(Path(request.upstream_ckpt).expanduser().absolute())
+    if request.trainable_layers is not None and not (request.trainable
+                                                     and request.trainable_layers >= 1):
+        raise UserError(f"--upstream_trainable_layers {request.trainable_layers}: a number of "
+                        "layers >= 1, together with -f/--upstream_trainable")
     return UpstreamSpec(upstream, checkpoint, request.layer, request.feature_normalize,
-                        request.padded_batch)
+                        request.padded_batch, request.trainable, request.trainable_layers)
 
 
 def resume_context(request: Request, folder: Path) -> RunContext:

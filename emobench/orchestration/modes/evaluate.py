@@ -18,6 +18,9 @@ def run(request: Request) -> dict[str, Any]:
 
     if not request.past_exp:
         raise UserError("-m evaluate needs -e CHECKPOINT (or an experiment folder)")
+    if request.trainable or request.trainable_layers is not None:
+        raise UserError("-f/--upstream_trainable applies to training: -m evaluate uses the "
+                        "upstream as the checkpoint records it (fine-tuned weights included)")
     checkpoint = Path(request.past_exp).absolute()
     if checkpoint.is_dir():
         checkpoint = checkpoint / "dev-best.ckpt"

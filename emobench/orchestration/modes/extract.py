@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emobench.core.config import ConfigError
 from emobench.core.context import RunContext
 from emobench.core.errors import UserError
 from emobench.core.experiment import setup_logging
@@ -17,6 +18,10 @@ def run(request: Request) -> int:
 
     if not request.upstream:
         raise UserError("-m extract needs -u/--upstream")
+    if request.trainable:
+        from emobench.downstream.finetuning import EXTRACT_REFUSAL
+
+        raise ConfigError(EXTRACT_REFUSAL)
     shard = parse_shard(request.shard)
     upstream = UPSTREAMS.canonical(request.upstream)
     name, module = runs.task(request.downstream)
