@@ -22,17 +22,18 @@ import torch
 from emobench.core import scores
 from emobench.core.config import ConfigError, to_dict
 from emobench.core.context import RunContext
-from emobench.core.experiment import LOG, provenance, seed_everything
+from emobench.core.experiment import LOG, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
-from emobench.downstream.multitask import scoring
+from emobench.downstream.multitask import results, scoring
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
                                                   selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
+from emobench.downstream.multitask.inputs import Parts, dims
 from emobench.downstream.multitask.kinds import LOSSES, Target
 from emobench.downstream.multitask.model import MultitaskModel, combine
-from emobench.downstream.multitask.outputs import OUTPUTS, Written
+from emobench.downstream.multitask.upstreams import Upstreams
 from emobench.downstream.pooling import pooled_statistics
 from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, StepLoss, Trainer,
                                          index_batches)
@@ -41,6 +42,7 @@ from emobench.upstream import FrozenUpstream
 
 CONFIG = MultitaskConfig
 CHECKPOINT_FORMAT = "emobench-multitask-1"
+EARLY_FUSION = True  # -u a,b: one input branch per upstream (downstream/multitask/inputs.py)
 
 
 def selection_of(cfg: MultitaskConfig) -> tuple[str, str, bool]:
@@ -97,15 +99,15 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
     return functionals(stats["mean"], stats.get("square"), cfg.model.functionals)
 
 
-def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int,
+def _model(ctx: RunContext, upstreams: Upstreams, feature_dim: int | list[int],
            targets: list[Target]) -> MultitaskModel:
     m = ctx.config.model
-    return MultitaskModel(common.featurizer_of(ctx, upstream), feature_dim, targets, m.system,
-                          m.head_hidden, ctx.config.train.loss_combination == "uncertainty"
-                          ).to(ctx.device)
+    return MultitaskModel(upstreams.inputs(feature_dim), targets, m.system, m.head_hidden,
+                          ctx.config.train.loss_combination == "uncertainty").to(ctx.device)
 
 
-def _loss(ctx: RunContext, targets: list[Target], table: TargetTable, train_x: torch.Tensor):
+def _loss(ctx: RunContext, targets: list[Target], table: TargetTable,
+          train_x: torch.Tensor | Parts):
     """The loss of a batch of training rows: every target's loss on its present rows."""
     cfg: MultitaskConfig = ctx.config
     train = table.splits == "train"
@@ -158,16 +160,17 @@ def train(ctx: RunContext) -> dict[str, Any]:
              table.source, counts["train"], counts["val"], counts["test"],
              counts["test_unlabelled"], {t.name: f"{t.kind.name} {list(t.labels)}"
                                          for t in targets})
-    upstream = common.upstream_of(ctx, cfg.model.functionals)
+    upstream = Upstreams.of(ctx, cfg.model.functionals)
     waveforms = _waveforms(cfg, table)
-    features = _features(ctx, waveforms, upstream)  # every split: extraction sees no labels
+    # every split (extraction sees no labels), from each upstream's own cache entry
+    features = upstream.features(lambda view, one: _features(view, waveforms, one))
     train_x, val_x = features[table.splits == "train"], features[table.splits == "val"]
     val = table.subset("val")
     val_truth = scoring.truths(targets, val)
     every = np.ones(len(val), dtype=bool)
 
     seed_everything(ctx.seed)
-    model = _model(ctx, upstream, features.shape[2], targets)
+    model = _model(ctx, upstream, dims(features), targets)
     if cfg.model.standardize_features:
         model.fit_standardization(train_x.to(ctx.device))
 
@@ -179,8 +182,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
 
     record = {"format": CHECKPOINT_FORMAT, "run": ctx.run_record(), "config": to_dict(cfg),
               "standardizer": asdict(waveforms.standardizer),
-              "feature_dim": int(features.shape[2]),
-              "upstream_sha256": upstream.checkpoint_sha256}
+              "feature_dim": dims(features), "upstream_sha256": upstream.sha256()}
     batch = cfg.train.batch_size
     selection = Selection(f"val_{cfg.selection.name}", cfg.selection.higher_is_better)
     trainer = Trainer(Schedule.of(cfg.train), selection, ctx.expdir, ctx.device, record,
@@ -193,60 +195,32 @@ def train(ctx: RunContext) -> dict[str, Any]:
 
 
 def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
-                        upstream: FrozenUpstream | None = None,
+                        upstream: Upstreams | None = None,
                         table: TargetTable | None = None,
-                        features: torch.Tensor | None = None) -> dict[str, Any]:
+                        features: torch.Tensor | Parts | None = None) -> dict[str, Any]:
     """Predict every row with a saved model; write scores.json and the configured outputs."""
     saved = common.load_checkpoint(checkpoint, CHECKPOINT_FORMAT, "multitask")
     cfg: MultitaskConfig = ctx.config
     table = table if table is not None else read(cfg)
     targets = scoring.build_targets(cfg, table)
     if upstream is None:
-        upstream = common.upstream_of(ctx, cfg.model.functionals)
-    common.check_upstream(saved, upstream, checkpoint)
+        upstream = Upstreams.of(ctx, cfg.model.functionals)
+    upstream.check(saved, checkpoint)
     if features is None:
-        standardizer = Standardizer(**saved["standardizer"])
-        features = _features(ctx, _waveforms(cfg, table, standardizer), upstream)
+        waveforms = _waveforms(cfg, table, Standardizer(**saved["standardizer"]))
+        features = upstream.features(lambda view, one: _features(view, waveforms, one))
     model = _model(ctx, upstream, saved["feature_dim"], targets)
     model.load_state_dict(saved["model"])
     pred = scoring.predict(model, features, targets, ctx.device)
 
-    truth, train = scoring.truths(targets, table), table.splits == "train"
-    constant = scoring.baseline(targets, truth, train, table.present, len(table))
-    scored = {s: rows for s in ("val", "test")
-              if (rows := (table.splits == s) & table.labelled).any()}
-    metrics, baselines, per_class = {}, {}, {}
-    for split, rows in scored.items():
-        metrics[split] = scoring.split_metrics(cfg, targets, truth, pred, rows, table.present)
-        baselines[split] = scoring.split_metrics(cfg, targets, truth, constant, rows,
-                                                 table.present)
-        for key, values in scoring.breakdowns(targets, truth, pred, rows, table.present).items():
-            per_class.setdefault(key, {})[split] = values
-        LOG.info("%s: %s (constant baselines: %s)", split,
-                 " ".join(f"{k} {v:.4f}" for k, v in metrics[split].items()),
-                 " ".join(f"{k} {v:.4f}" for k, v in baselines[split].items()))
-
-    written = Written(outdir, cfg, table, targets, pred, scored, upstream.info.name)
-    OUTPUTS.get(cfg.output.format).write(written)
-    common.write_layer_weights(outdir, model.featurizer, upstream, ctx, ctx.task)
-
-    main_split = "test" if "test" in metrics else "val"
-    name = cfg.selection.name
-    result = {
-        "schema_version": 1, "task": ctx.task, "corpus": cfg.data.corpus,
-        "condition": cfg.data.condition, "fold": None,
-        "upstream": common.upstream_record(ctx, upstream), "seed": ctx.seed,
-        "toolkit": provenance(), "checkpoint": str(checkpoint),
-        "main_metric": {"name": name, "split": main_split,
-                        "value": metrics.get(main_split, {}).get(name, float("nan")),
-                        "higher_is_better": cfg.selection.higher_is_better},
-        "metrics": metrics, "baselines": baselines, "per_class": per_class,
-        "targets": {t.name: {"kind": t.kind.name, "labels": list(t.labels),
-                             "loss": loss_of(t.cfg), "weight": t.cfg.weight}
-                    for t in targets},
-        "selection": saved["selection"], "feature_path": f"pooled_{cfg.model.functionals}",
-        "counts": table.counts(), "warnings": ctx.warnings, "notes": scoring.notes(cfg),
-    }
+    done = results.score(cfg, table, targets, pred)
+    results.write_outputs(outdir, cfg, table, targets, pred, done, upstream.name)
+    upstream.write_layer_weights(outdir, model.featurizers, ctx.task)
+    result = results.scores_record(
+        cfg, table, targets, done, task=ctx.task, upstream=upstream.record(), seed=ctx.seed,
+        checkpoint=str(checkpoint), selection=saved["selection"],
+        feature_path=f"pooled_{cfg.model.functionals}", warnings=ctx.warnings,
+        upstreams=upstream.records() if upstream.fused else None)
     scores.write(outdir / "scores.json", result)
     return result
 
@@ -256,9 +230,10 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     cfg: MultitaskConfig = ctx.config
     check(cfg)
     common.require_cache(cfg.data)
-    return common.extract_shard(ctx, _waveforms(cfg, read(cfg)),
-                                common.upstream_of(ctx, cfg.model.functionals),
-                                cfg.train.extract_batch_size, shard)
+    waveforms = _waveforms(cfg, read(cfg))
+    upstreams = Upstreams.of(ctx, cfg.model.functionals)
+    return sum(common.extract_shard(view, waveforms, one, cfg.train.extract_batch_size, shard)
+               for view, one in zip(upstreams.contexts, upstreams.models))
 
 
 def evaluate(ctx: RunContext) -> dict[str, Any]:
