@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--throughput",
                    help="sweep --dry-run: measured extraction throughput file (default "
                         "configs/sweeps/throughput.yaml)")
+    p.add_argument("--from", dest="fuse_from",
+                   help="fuse: each target's source experiment, 'emotion=A,age=B' or a YAML "
+                        "file, or 'auto' (per target the best on validation among -e A,B)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
