@@ -159,44 +159,61 @@ def choose(cfg: MultitaskConfig, experiments: list[Experiment],
     return chosen
 
 
-def _identity(chosen: dict[str, Choice]) -> dict[str, Any]:
-    """scores.json's upstream(s) and seed: a single source's own, or the hybrid's."""
-    sources = list({id(c.experiment): c.experiment for c in chosen.values()}.values())
+def _identity(fused: Plan) -> dict[str, Any]:
+    """scores.json's upstream(s) and seed: a single source's own, or the hybrid's (the seed of
+    the first listed source)."""
+    used = {id(c.experiment) for c in fused.chosen.values()}
+    sources = [e for e in fused.experiments if id(e) in used]
     if len(sources) == 1:
         s = sources[0].scores
         return {"upstream": s["upstream"], "upstreams": s.get("upstreams"), "seed": s["seed"]}
     names = list(dict.fromkeys(e.scores["upstream"]["name"] for e in sources))
     first = sources[0].scores["upstream"]
-    return {"upstream": {"name": "hybrid:" + "+".join(names), "checkpoint": None, "layer": None,
+    return {"upstream": {"name": "hybrid:" + "|".join(names), "checkpoint": None, "layer": None,
                          "normalize": first["normalize"], "checkpoint_sha256": None,
                          "source": f"hybrid of {len(sources)} experiments (see sources)"},
             "upstreams": [e.scores["upstream"] for e in sources],
             "seed": sources[0].scores["seed"]}
 
 
-def fuse(task: str, cfg: MultitaskConfig, experiments: list[Experiment],
-         mapping: dict[str, Path] | None, outdir: Path) -> dict[str, Any]:
-    """Combine, score and write the hybrid into ``outdir``; its scores.json content."""
+@dataclass
+class Plan:
+    """What a hybrid is made of: the checked experiments and every target's source."""
+
+    experiments: list[Experiment]
+    chosen: dict[str, Choice]
+    method: str  # auto | explicit
+    warnings: list[str]
+
+
+def plan(cfg: MultitaskConfig, experiments: list[Experiment],
+         mapping: dict[str, Path] | None) -> Plan:
+    """Check the experiments against each other and choose the sources (nothing is written)."""
     check_same(experiments)
     warnings: list[str] = []
     chosen = choose(cfg, experiments, mapping, warnings)
+    if len({e.scores["seed"] for e in experiments}) > 1:
+        warnings.append("the sources have different seeds; seed is the first listed source's, "
+                        "each source's is in sources")
+    return Plan(experiments, chosen, "auto" if mapping is None else "explicit", warnings)
+
+
+def write(task: str, cfg: MultitaskConfig, fused: Plan, outdir: Path) -> dict[str, Any]:
+    """Combine, score and write the hybrid into ``outdir``; its scores.json content."""
     table = read(cfg)
-    rows = experiments[0].predictions
+    rows = fused.experiments[0].predictions
     if list(table.file_ids) != rows.file_ids or [str(s) for s in table.splits] != rows.splits:
         raise UserError(f"{cfg.data.data_info} no longer has the rows and splits that "
-                        f"{experiments[0].folder} predicted")
+                        f"{fused.experiments[0].folder} predicted")
     targets = scoring.build_targets(cfg, table)
-    pred = {t.name: chosen[t.name].experiment.predictions.values[t.name] for t in targets}
-    for t, c in chosen.items():
+    pred = {t.name: fused.chosen[t.name].experiment.predictions.values[t.name] for t in targets}
+    for t, c in fused.chosen.items():
         LOG.info("%s <- %s (val %s %.4f)", t, c.experiment.folder, "+".join(c.keys), c.value)
     done = results.score(cfg, table, targets, pred)
     results.write_outputs(outdir, cfg, table, targets, pred, done, "hybrid")
-    who = _identity(chosen)
-    if len({e.scores["seed"] for e in experiments}) > 1:
-        warnings.append(f"the sources have different seeds; seed is {who['seed']} (the first "
-                        "source's), each source's is in sources")
+    who = _identity(fused)
     name = cfg.selection.name
-    selection = {"metric": f"val_{name}", "method": "explicit" if mapping else "auto"}
+    selection = {"metric": f"val_{name}", "method": fused.method}
     if name in done.metrics.get("val", {}):
         selection["value"] = done.metrics["val"][name]
     sources = {t: {"expdir": str(c.experiment.folder),
@@ -204,10 +221,10 @@ def fuse(task: str, cfg: MultitaskConfig, experiments: list[Experiment],
                    "seed": c.experiment.scores["seed"],
                    "epoch": c.experiment.scores["selection"].get("epoch"),
                    "criterion": "+".join(f"val_{k}" for k in c.keys), "value": c.value}
-               for t, c in chosen.items()}
+               for t, c in fused.chosen.items()}
     result = results.scores_record(
         cfg, table, targets, done, task=task, upstream=who["upstream"], seed=who["seed"],
-        checkpoint=None, selection=selection, feature_path="hybrid", warnings=warnings,
-        upstreams=who["upstreams"], extra={"sources": sources})
+        checkpoint=None, selection=selection, feature_path="hybrid",
+        warnings=list(fused.warnings), upstreams=who["upstreams"], extra={"sources": sources})
     scores.write(outdir / "scores.json", result)
     return result

@@ -79,6 +79,7 @@ def run(request: Request) -> dict[str, Any]:
     if changed:
         raise UserError(f"-o changes {changed}: a hybrid is scored as its sources were (only "
                         "output.* may change, e.g. -o output.submission=2)")
+    fused = hybrid.plan(config, experiments, mapping)
     folder = runs.expdir(request, "hybrid_" + "+".join(f.name for f in folders))
     if folder in folders:
         raise UserError(f"-m fuse would write into its source {folder}: choose -n or -p")
@@ -86,11 +87,11 @@ def run(request: Request) -> dict[str, Any]:
     setup_logging(None)
     runs.clear_previous(folder)
     setup_logging(folder, request.verbose)
-    record = {"task": name, "fuse": {"method": "auto" if mapping is None else "explicit",
+    record = {"task": name, "fuse": {"method": fused.method,
                                      "experiments": [str(f) for f in folders],
                                      **({"from": {t: str(f) for t, f in mapping.items()}}
                                         if mapping else {})}}
     runs.write_run_config(folder, record, config, request.argv)
-    result = hybrid.fuse(name, config, experiments, mapping, folder)
+    result = hybrid.write(name, config, fused, folder)
     LOG.info("hybrid -> %s: %s", folder, {t: s["expdir"] for t, s in result["sources"].items()})
     return result
