@@ -178,3 +178,17 @@ def test_experiments_that_differ_are_refused(single: Path, fused: Path, capsys):
         assert "predictions.npz" in capsys.readouterr().err
     finally:
         Path("kept.npz").rename(single / "predictions.npz")
+
+
+def test_several_upstreams_extract_and_resume(small: Path, fused: Path):
+    data = f"data.data_info={small},,data.audio_root={small.parent / 'wav'}"
+    assert main(["-m", "extract", "-u", "fbank_no_cmvn,fbank", "-d", "exvo_mtl", "-o", data,
+                 "--device", "cpu"]) == 0
+    assert {p.name for p in Path("results/cache").iterdir()} >= {"fbank_no_cmvn", "fbank"}
+    # resuming reads both upstreams back from config.yaml and trains on
+    resumed = Path("resumed")
+    shutil.copytree(fused, resumed)
+    assert main(["-m", "train", "-e", str(resumed), "-o", "train.epochs=4", "--device", "cpu"]) == 0
+    saved = torch.load(resumed / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["state"]["epoch"] == 4 and saved["feature_dim"] == [240, 240]
+    assert [u["name"] for u in load(resumed)["upstreams"]] == ["fbank_no_cmvn"] * 2
