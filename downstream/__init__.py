@@ -4,7 +4,8 @@ A task module exposes ``CONFIG`` (its typed config dataclass), ``check(config)``
 ``train(ctx)``, ``evaluate(ctx)``, ``extract(ctx, shard)``, ``demo(root)`` (the data layer of
 its demo corpus) and ``SELECTION`` (the validation split, metric and direction that
 ``--seeds`` uses to pick the best seed; ``selection_of(config)``, when the task has it, gives
-them for a config).
+them for a config). ``EARLY_FUSION = True`` says the task takes several upstreams (``-u a,b``);
+without it a comma list is refused.
 """
 
 from emobench.core.registry import Registry

@@ -43,8 +43,14 @@ class LayerWeightedFunctionals(nn.Module):
     def __init__(self, featurizer: Featurizer, feature_dim: int):
         super().__init__()
         self.featurizer = featurizer
+        self.width = feature_dim  # of the output
         self.register_buffer("feature_mean", torch.zeros(featurizer.num_layers, feature_dim))
         self.register_buffer("feature_std", torch.ones(featurizer.num_layers, feature_dim))
+
+    @property
+    def featurizers(self) -> list[Featurizer]:
+        """The featurizer, as a list (a model with several input branches has one each)."""
+        return [self.featurizer]
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         standard = (features - self.feature_mean) / self.feature_std

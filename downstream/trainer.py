@@ -283,10 +283,12 @@ class Trainer:
         result = loop.evaluate(model)
         for name, value in result.metrics.items():
             writer.add_scalar(f"{self.tag}/{self.split}-{name}", value, state["step"])
-        featurizer = getattr(model, "featurizer", None)
-        if featurizer is not None:
+        featurizers = getattr(model, "featurizers", None) or [getattr(model, "featurizer", None)]
+        for k, featurizer in enumerate(f for f in featurizers if f is not None):
+            branch = f"{k + 1}/" if len(featurizers) > 1 else ""  # several upstreams: per branch
             for layer, weight in enumerate(featurizer.layer_weights()):
-                writer.add_scalar(f"{self.tag}/layer-weight/{layer}", weight, state["step"])
+                writer.add_scalar(f"{self.tag}/layer-weight/{branch}{layer}", weight,
+                                  state["step"])
         message = f" | {result.message}" if result.message else ""
         if self.selection.better(result.value, state["best"]):
             state.update(best=result.value, best_epoch=state["epoch"], best_step=state["step"],

@@ -158,10 +158,11 @@ def test_bad_text_settings_are_refused_by_key(model, data, message):
 
 # ---- the fused model end to end -----------------------------------------------------------------
 
-def train(root: Path, table: Path, name: str, model: dict, *extra: str, seed: int = 1) -> dict:
+def train(root: Path, table: Path, name: str, model: dict, *extra: str, seed: int = 1,
+          upstream: str = "fbank_no_cmvn", epochs: int = 15) -> dict:
     path = root / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(layer(epochs=15, **model)))
-    code = main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "multitask", "-c", str(path), "-p",
+    path.write_text(yaml.safe_dump(layer(epochs=epochs, **model)))
+    code = main(["-m", "train", "-u", upstream, "-d", "multitask", "-c", str(path), "-p",
                  str(root / name), "--device", "cpu", "--seed", str(seed), "-o",
                  f"data.data_info={table},,data.audio_root={table.parent / 'audio'},,"
                  f"data.cache_dir={root / 'cache'},,"
@@ -192,6 +193,22 @@ def test_text_and_speech_beat_speech_alone_on_valence(corpus, tmp_path):
                  str(tmp_path / "fused_eval"), "--device", "cpu"]) == 0
     again = scores.read(tmp_path / "fused_eval" / "scores.json")
     assert again["metrics"]["test"] == pytest.approx(f)
+
+
+def test_text_fusion_composes_with_early_fusion_of_upstreams(corpus, tmp_path):
+    """-u a,b with a transcript branch: two speech branches and the text branch, each with its
+    own layer weights, concatenated before the heads."""
+    fused = train(tmp_path, corpus, "both", {"text": {"upstream": "tiny_random"},
+                                             "fusion": {"projection": 16}},
+                  upstream="fbank_no_cmvn,fbank_no_cmvn", epochs=2)
+    assert [u["name"] for u in fused["upstreams"]] == ["fbank_no_cmvn", "fbank_no_cmvn"]
+    assert fused["text"]["transcripts"] == 200
+    weights = json.loads((tmp_path / "both" / "layer_weights.json").read_text())
+    assert len(weights["upstreams"]) == 2 and len(weights["text"]["weights"]) == 3
+    saved = torch.load(tmp_path / "both" / "dev-best.ckpt", weights_only=True)
+    assert saved["feature_dim"] == [240, 240]
+    # the projection sees both speech branches side by side
+    assert saved["model"]["inputs.projection.weight"].shape == (16, 480)
 
 
 def test_missing_transcripts_fall_back_to_speech_and_are_counted(corpus, tmp_path, capsys):

@@ -96,6 +96,10 @@ class FramesModel(nn.Module):
         return self.head.featurizer
 
     @property
+    def featurizers(self) -> list:
+        return self.head.featurizers
+
+    @property
     def log_vars(self) -> torch.Tensor | None:
         return self.head.log_vars
 

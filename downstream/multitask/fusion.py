@@ -63,12 +63,12 @@ class FusionInputs(nn.Module):
     """The fused input vector of a batch: ``[projected speech, text * (1 - m), m]``; without a
     text branch, the projected speech vector alone."""
 
-    def __init__(self, featurizer: Featurizer, feature_dim: int, projection: int | None,
+    def __init__(self, speech: nn.Module, projection: int | None,
                  text: tuple[int, int, int | None] | None = None):
         super().__init__()
-        self.speech = LayerWeightedFunctionals(featurizer, feature_dim)
-        self.projection = nn.Linear(feature_dim, projection) if projection else nn.Identity()
-        self.width = projection or feature_dim
+        self.speech = speech  # the speech input branches (inputs.py): one upstream or several
+        self.projection = nn.Linear(speech.width, projection) if projection else nn.Identity()
+        self.width = projection or speech.width
         self.text = None
         if text is not None:
             layers, dim, layer = text
@@ -76,8 +76,9 @@ class FusionInputs(nn.Module):
             self.width += dim + 1
 
     @property
-    def featurizer(self) -> Featurizer:
-        return self.speech.featurizer
+    def featurizers(self) -> list[Featurizer]:
+        """The speech branches' (the text featurizer is :attr:`text_featurizer`)."""
+        return self.speech.featurizers
 
     @property
     def text_featurizer(self) -> Featurizer | None:
@@ -102,13 +103,13 @@ class FusionInputs(nn.Module):
                 self.text.fit_standardization(with_text)
 
 
-def fusion_inputs(model_cfg: Any, featurizer: Featurizer, feature_dim: int,
-                  features: FusedFeatures | torch.Tensor | None) -> FusionInputs | None:
-    """The model's input module for ``model.text`` / ``model.fusion``; None: the plain
-    layer-weighted functionals (neither is set)."""
+def fusion_inputs(model_cfg: Any, speech: nn.Module,
+                  features: "FusedFeatures | torch.Tensor | Any") -> nn.Module:
+    """The model's input module: ``speech`` (the speech input branches) as it is, or within a
+    :class:`FusionInputs` for ``model.text`` / ``model.fusion``."""
     text = None
     if isinstance(features, FusedFeatures):
         text = (features.text.shape[1], features.text.shape[2], model_cfg.text.layer)
     if text is None and not model_cfg.fusion.projection:
-        return None
-    return FusionInputs(featurizer, feature_dim, model_cfg.fusion.projection, text)
+        return speech
+    return FusionInputs(speech, model_cfg.fusion.projection, text)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from emobench.downstream.functionals import LayerWeightedFunctionals
+from emobench.downstream.multitask.inputs import InputBranches, Parts
 from emobench.downstream.multitask.kinds import Target
 from emobench.upstream.featurizer import Featurizer
 
@@ -42,30 +43,36 @@ def head(width: int, hidden: int | None, outputs: int) -> nn.Module:
 
 
 class MultitaskModel(nn.Module):
-    """Layer-weighted functionals -> trunk -> one head per target (+ loss log-variances)."""
+    """Input branches (downstream/multitask/inputs.py: the layer-weighted functionals of one
+    upstream, or of several concatenated) -> trunk -> one head per target (+ loss
+    log-variances)."""
 
-    def __init__(self, featurizer: Featurizer, feature_dim: int, targets: list[Target],
-                 system: str = "none", head_hidden: int | None = 32, uncertainty: bool = False,
-                 inputs: nn.Module | None = None):
+    def __init__(self, inputs: LayerWeightedFunctionals | InputBranches, targets: list[Target],
+                 system: str = "none", head_hidden: int | None = 32, uncertainty: bool = False):
         super().__init__()
-        # ``inputs``: another input module with a ``width`` (e.g. speech + text, fusion.py)
-        self.inputs = inputs if inputs is not None else LayerWeightedFunctionals(featurizer,
-                                                                               feature_dim)
-        self.trunk, width = trunk(getattr(inputs, "width", feature_dim), system)
+        self.inputs = inputs
+        self.trunk, width = trunk(inputs.width, system)
         self.kinds = {t.name: t.kind for t in targets}
         self.heads = nn.ModuleDict({t.name: head(width, head_hidden, t.size) for t in targets})
         self.log_vars = nn.Parameter(torch.zeros(len(targets))) if uncertainty else None
 
     @property
-    def featurizer(self) -> Featurizer:
-        return self.inputs.featurizer
+    def featurizers(self) -> list[Featurizer]:
+        """One per input branch."""
+        return self.inputs.featurizers
 
-    def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``(batch, layers, F)`` functionals -> every target's activated output."""
+    @property
+    def featurizer(self) -> Featurizer:
+        """The first branch's (the trainer logs its weights)."""
+        return self.featurizers[0]
+
+    def forward(self, features: torch.Tensor | Parts) -> dict[str, torch.Tensor]:
+        """``(batch, layers, F)`` functionals (:class:`Parts` of several branches) -> every
+        target's activated output."""
         shared = self.trunk(self.inputs(features))
         return {name: self.kinds[name].activate(h(shared)) for name, h in self.heads.items()}
 
-    def fit_standardization(self, features: torch.Tensor) -> None:
+    def fit_standardization(self, features: torch.Tensor | Parts) -> None:
         self.inputs.fit_standardization(features)
 
 

@@ -22,19 +22,20 @@ import torch
 from emobench.core import scores
 from emobench.core.config import ConfigError, to_dict
 from emobench.core.context import RunContext
-from emobench.core.experiment import LOG, provenance, seed_everything
+from emobench.core.experiment import LOG, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
-from emobench.downstream.multitask import (frames, ranges, sampling, scoring, speaker,
-                                          text_inputs)
+from emobench.downstream.multitask import (frames, ranges, results, sampling, scoring,
+                                          speaker, text_inputs)
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
                                                   selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
 from emobench.downstream.multitask.fusion import fusion_inputs
+from emobench.downstream.multitask.inputs import Parts, dims
 from emobench.downstream.multitask.kinds import LOSSES, Target
 from emobench.downstream.multitask.model import MultitaskModel, combine
-from emobench.downstream.multitask.outputs import OUTPUTS, Written
+from emobench.downstream.multitask.upstreams import Upstreams
 from emobench.downstream.pooling import pooled_statistics
 from emobench.downstream.trainer import Evaluation, Loop, Schedule, Selection, StepLoss, Trainer
 from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
@@ -42,6 +43,7 @@ from emobench.upstream import FrozenUpstream
 
 CONFIG = MultitaskConfig
 CHECKPOINT_FORMAT = "emobench-multitask-1"
+EARLY_FUSION = True  # -u a,b: one input branch per upstream (downstream/multitask/inputs.py)
 
 
 def selection_of(cfg: MultitaskConfig) -> tuple[str, str, bool]:
@@ -107,16 +109,19 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
     return functionals(stats["mean"], stats.get("square"), cfg.model.functionals)
 
 
-def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int, targets: list[Target],
-           features) -> MultitaskModel:
-    m, featurizer = ctx.config.model, common.featurizer_of(ctx, upstream)
-    return frames.wrap(ctx, upstream, MultitaskModel(
-        featurizer, feature_dim, targets, m.system, m.head_hidden,
-        ctx.config.train.loss_combination == "uncertainty",
-        fusion_inputs(m, featurizer, feature_dim, features))).to(ctx.device)
+def _model(ctx: RunContext, upstreams: Upstreams, feature_dim: int | list[int],
+           targets: list[Target], features) -> MultitaskModel:
+    """Speech input branches (+ text: fusion.py) -> trunk -> heads; behind the upstream on the
+    frames path when it is fine-tuned (frames.py)."""
+    m = ctx.config.model
+    inputs = fusion_inputs(m, upstreams.inputs(feature_dim), features)
+    model = MultitaskModel(inputs, targets, m.system, m.head_hidden,
+                           ctx.config.train.loss_combination == "uncertainty")
+    return frames.wrap(ctx, upstreams.models[0], model).to(ctx.device)
 
 
-def _loss(ctx: RunContext, targets: list[Target], table: TargetTable, train_x: torch.Tensor):
+def _loss(ctx: RunContext, targets: list[Target], table: TargetTable,
+          train_x: torch.Tensor | Parts):
     """The loss of a batch of training rows: every target's loss on its present rows."""
     cfg: MultitaskConfig = ctx.config
     train = table.splits == "train"
@@ -169,9 +174,11 @@ def train(ctx: RunContext) -> dict[str, Any]:
              table.source, counts["train"], counts["val"], counts["test"],
              counts["test_unlabelled"], {t.name: f"{t.kind.name} {list(t.labels)}"
                                          for t in targets})
-    upstream = common.upstream_of(ctx, cfg.model.functionals, fine_tune=None)
+    upstream = Upstreams.of(ctx, cfg.model.functionals)
     waveforms = _waveforms(cfg, table)
-    features = text_inputs.attach(ctx, table, _features(ctx, waveforms, upstream))  # no labels
+    # every split (extraction sees no labels), from each upstream's own cache entry
+    features = text_inputs.attach(ctx, table, upstream.features(
+        lambda view, one: _features(view, waveforms, one)))
     val_rows = sampling.validation_rows(cfg, table, ctx.seed)  # data_handling.val_per_class
     train_x, val_x = features[table.splits == "train"], features[val_rows]
     val = table.take(val_rows)
@@ -179,7 +186,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     every = np.ones(len(val), dtype=bool)
 
     seed_everything(ctx.seed)
-    model = _model(ctx, upstream, features.shape[2], targets, features)
+    model = _model(ctx, upstream, dims(features), targets, features)
     if cfg.model.standardize_features:
         model.fit_standardization(train_x.to(ctx.device))
 
@@ -192,8 +199,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
 
     record = {"format": CHECKPOINT_FORMAT, "run": ctx.run_record(), "config": to_dict(cfg),
               "standardizer": asdict(waveforms.standardizer),
-              "feature_dim": int(features.shape[2]),
-              "upstream_sha256": upstream.checkpoint_sha256,
+              "feature_dim": dims(features), "upstream_sha256": upstream.sha256(),
               **text_inputs.checkpoint_entry(features)}
     selection = Selection(f"val_{cfg.selection.name}", cfg.selection.higher_is_better)
     trainer = Trainer(Schedule.of(cfg.train), selection, ctx.expdir, ctx.device, record,
@@ -205,67 +211,38 @@ def train(ctx: RunContext) -> dict[str, Any]:
 
 
 def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
-                        upstream: FrozenUpstream | None = None,
+                        upstream: Upstreams | None = None,
                         table: TargetTable | None = None,
-                        features: torch.Tensor | None = None) -> dict[str, Any]:
+                        features: torch.Tensor | Parts | None = None) -> dict[str, Any]:
     """Predict every row with a saved model; write scores.json and the configured outputs."""
     saved = common.load_checkpoint(checkpoint, CHECKPOINT_FORMAT, "multitask")
     cfg: MultitaskConfig = ctx.config
     table = table if table is not None else read(cfg)
     targets = scoring.build_targets(cfg, table)
     if upstream is None:
-        upstream = common.upstream_of(ctx, cfg.model.functionals, fine_tune=None)
-    common.check_upstream(saved, upstream, checkpoint)
+        upstream = Upstreams.of(ctx, cfg.model.functionals)
+    upstream.check(saved, checkpoint)
     if features is None:
-        standardizer = Standardizer(**saved["standardizer"])
-        features = text_inputs.attach(ctx, table, _features(
-            ctx, _waveforms(cfg, table, standardizer), upstream))
+        waveforms = _waveforms(cfg, table, Standardizer(**saved["standardizer"]))
+        features = text_inputs.attach(ctx, table, upstream.features(
+            lambda view, one: _features(view, waveforms, one)))
     text_inputs.check_checkpoint(saved, features, checkpoint)
     model = _model(ctx, upstream, saved["feature_dim"], targets, features)
     model.load_state_dict(saved["model"])
     pred = ranges.map_by_split(cfg, targets, scoring.predict(model, features, targets,
                                                              ctx.device), table.splits)
 
-    truth, train = scoring.truths(targets, table), table.splits == "train"
-    constant = scoring.baseline(targets, truth, train, table.present, len(table))
-    scored = {s: rows for s in ("val", "test")
-              if (rows := (table.splits == s) & table.labelled).any()}
-    metrics, baselines, per_class = {}, {}, {}
-    for split, rows in scored.items():
-        metrics[split] = scoring.split_metrics(cfg, targets, truth, pred, rows, table.present)
-        baselines[split] = scoring.split_metrics(cfg, targets, truth, constant, rows,
-                                                 table.present)
-        for key, values in scoring.breakdowns(targets, truth, pred, rows, table.present).items():
-            per_class.setdefault(key, {})[split] = values
-        LOG.info("%s: %s (constant baselines: %s)", split,
-                 " ".join(f"{k} {v:.4f}" for k, v in metrics[split].items()),
-                 " ".join(f"{k} {v:.4f}" for k, v in baselines[split].items()))
-
-    written = Written(outdir, cfg, table, targets, pred, scored, upstream.info.name)
-    OUTPUTS.get(cfg.output.format).write(written)
-    common.write_layer_weights(outdir, model.featurizer, upstream, ctx, ctx.task)
+    done = results.score(cfg, table, targets, pred)
+    results.write_outputs(outdir, cfg, table, targets, pred, done, upstream.name)
+    upstream.write_layer_weights(outdir, model.featurizers, ctx.task)
     text_inputs.write_text_layer_weights(outdir, model, cfg.model.text.upstream, ctx.task)
-
-    main_split = "test" if "test" in metrics else "val"
-    name = cfg.selection.name
-    result = {
-        "schema_version": 1, "task": ctx.task, "corpus": cfg.data.corpus,
-        "condition": cfg.data.condition, "fold": None,
-        "upstream": common.upstream_record(ctx, upstream), "seed": ctx.seed,
-        "toolkit": provenance(), "checkpoint": str(checkpoint),
-        "main_metric": {"name": name, "split": main_split,
-                        "value": metrics.get(main_split, {}).get(name, float("nan")),
-                        "higher_is_better": cfg.selection.higher_is_better},
-        "metrics": metrics, "baselines": baselines, "per_class": per_class,
-        "targets": {t.name: {"kind": t.kind.name, "labels": list(t.labels),
-                             "loss": loss_of(t.cfg), "weight": t.cfg.weight}
-                    for t in targets},
-        "selection": saved["selection"],
-        "feature_path": frames.path_name(upstream, cfg.model.functionals),
-        "counts": table.counts(), "warnings": ctx.warnings, "notes": scoring.notes(cfg),
-        **text_inputs.scores_entry(features),
-        "data_handling": sampling.record(cfg, table, ctx.seed),
-    }
+    result = results.scores_record(
+        cfg, table, targets, done, task=ctx.task, upstream=upstream.record(), seed=ctx.seed,
+        checkpoint=str(checkpoint), selection=saved["selection"],
+        feature_path=frames.path_name(upstream.models[0], cfg.model.functionals),
+        warnings=ctx.warnings, upstreams=upstream.records() if upstream.fused else None,
+        extra={**text_inputs.scores_entry(features),
+               "data_handling": sampling.record(cfg, table, ctx.seed)})
     scores.write(outdir / "scores.json", result)
     return result
 
@@ -275,9 +252,10 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     cfg: MultitaskConfig = ctx.config
     check(cfg)
     common.require_cache(cfg.data)
-    return common.extract_shard(ctx, _waveforms(cfg, read(cfg)),
-                                common.upstream_of(ctx, cfg.model.functionals),
-                                cfg.train.extract_batch_size, shard)
+    waveforms = _waveforms(cfg, read(cfg))
+    upstreams = Upstreams.of(ctx, cfg.model.functionals)
+    return sum(common.extract_shard(view, waveforms, one, cfg.train.extract_batch_size, shard)
+               for view, one in zip(upstreams.contexts, upstreams.models))
 
 
 def evaluate(ctx: RunContext) -> dict[str, Any]:

@@ -21,6 +21,7 @@ emobench.core.config.ConfigError: unknown config key 'epoch'; did you mean: epoc
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -260,8 +261,9 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 def resolve(cls: type[T], file_layer: dict[str, Any] | None = None,
             overrides: str | None = None) -> T:
-    """Defaults of ``cls`` <- ``file_layer`` <- dotted ``overrides``; checked and typed."""
-    tree = merge(to_dict(cls()), file_layer or {})
+    """Defaults of ``cls`` <- ``file_layer`` <- dotted ``overrides``; checked and typed.
+    ``file_layer`` is not changed (an override of a list item changes a copy)."""
+    tree = merge(to_dict(cls()), copy.deepcopy(file_layer or {}))
     build(cls, file_layer or {})  # report unknown keys of the file layer by their own path
     for path, raw in split_overrides(overrides):
         _set(tree, cls, path, raw)

@@ -30,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_modes_help() + "\n\nexample: python run_downstream.py -m train -u fbank_no_cmvn "
                                "-d emotion --demo -n demo")
     p.add_argument("-m", "--mode", choices=MODES.names(), default="train")
-    p.add_argument("-u", "--upstream", help="upstream name (see --list-upstreams)")
-    p.add_argument("-k", "--upstream_ckpt", help="local checkpoint for the upstream")
+    p.add_argument("-u", "--upstream", help="upstream name (see --list-upstreams); a comma "
+                                            "list fuses several (multitask: docs/fusion.md)")
+    p.add_argument("-k", "--upstream_ckpt",
+                   help="local checkpoint for the upstream (a comma list for several)")
     p.add_argument("-d", "--downstream", help="task name (see --list-tasks)")
     p.add_argument("-c", "--config", help="YAML config file (e.g. configs/emotion/emodb.yaml)")
     p.add_argument("-o", "--override", action="append",
@@ -75,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--throughput",
                    help="sweep --dry-run: measured extraction throughput file (default "
                         "configs/sweeps/throughput.yaml)")
+    p.add_argument("--from", dest="fuse_from",
+                   help="fuse: each target's source experiment, 'emotion=A,age=B' or a YAML "
+                        "file, or 'auto' (per target the best on validation among -e A,B)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 

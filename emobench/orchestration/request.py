@@ -38,6 +38,7 @@ class Request:
     launcher: str = "local"
     dry_run: bool = False
     throughput: str | None = None
+    fuse_from: str | None = None  # --from
     verbose: bool = False
     argv: tuple[str, ...] = field(default=())  # the command line as typed (for provenance)
 
@@ -53,7 +54,8 @@ class Request:
                    seeds=args.seeds, device=args.device, demo=args.demo, shard=args.shard,
                    recipe=args.recipe, source=args.source, target=args.target,
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
-                   verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
+                   fuse_from=args.fuse_from, verbose=args.verbose, argv=tuple(argv),
+                   trainable=args.upstream_trainable,
                    trainable_layers=args.upstream_trainable_layers)
 
     def but(self, **changes) -> "Request":

@@ -7,16 +7,16 @@ from typing import Any
 
 from emobench.core import io
 from emobench.core.config import absolute_paths, build, dump_yaml, load_yaml, merge, resolve, to_dict
-from emobench.core.context import RunContext, UpstreamSpec
+from emobench.core.context import RunContext, UpstreamSpec, upstreams_of
 from emobench.core.errors import UserError
 from emobench.core.experiment import LOG, provenance, setup_logging
 from emobench.core.resources import data_dir
 from emobench.orchestration.request import Request
 
 RESULTS = Path("results")
-STALE = ("last.ckpt", "dev-best.ckpt", "scores.json", "predictions.csv", "layer_weights.json",
-         "log.log", "events.out.tfevents.*", "*_fold*_predict.txt", "*_fold*_truth.txt",
-         "*.png", "ExVo-Multi_*.csv", "seeds.json", "seeds.md")
+STALE = ("last.ckpt", "dev-best.ckpt", "scores.json", "predictions.csv", "predictions.npz",
+         "layer_weights.json", "log.log", "events.out.tfevents.*", "*_fold*_predict.txt",
+         "*_fold*_truth.txt", "*.png", "ExVo-Multi_*.csv", "seeds.json", "seeds.md")
 
 
 def device(name: str | None):
@@ -39,12 +39,22 @@ def task(name: str | None):
     return TASKS.canonical(name), TASKS.get(name)
 
 
-def canonical_upstream(request: Request) -> str:
+def upstream_names(request: Request) -> list[str]:
+    """The canonical names of ``-u``: one, or a comma list (early fusion)."""
     from emobench.upstream.registry import UPSTREAMS
 
     if not request.upstream:
         raise UserError("-u/--upstream is required for training (see --list-upstreams)")
-    return UPSTREAMS.canonical(request.upstream)
+    names = [n.strip() for n in request.upstream.split(",")]
+    if len(names) > 1 and not all(names):
+        raise UserError(f"-u {request.upstream}: an empty name in the comma list")
+    return [UPSTREAMS.canonical(n) for n in names] if len(names) > 1 \
+        else [UPSTREAMS.canonical(request.upstream)]
+
+
+def canonical_upstream(request: Request) -> str:
+    """The upstream's canonical name; several (``-u a,b``) joined as ``a+b``."""
+    return "+".join(upstream_names(request))
 
 
 def expdir(request: Request, default_name: str) -> Path:
@@ -119,6 +129,30 @@ def upstream_spec(request: Request, upstream: str) -> UpstreamSpec:
                         request.padded_batch, request.trainable, request.trainable_layers)
 
 
+def upstream_specs(request: Request, task_name: str, module) -> tuple[UpstreamSpec, ...]:
+    """One spec per upstream of ``-u``. Several (early fusion) need a task that fuses them
+    (``EARLY_FUSION``), take ``-k`` as a matching comma list (an empty item: no checkpoint)
+    and no ``-l``; ``--upstream_feature_normalize`` and ``--upstream_padded_batch`` apply to
+    each."""
+    names = upstream_names(request)
+    if len(names) == 1:
+        return (upstream_spec(request, names[0]),)
+    if not getattr(module, "EARLY_FUSION", False):
+        raise UserError(f"-u {request.upstream}: task {task_name} takes one upstream; early "
+                        "fusion of several is implemented for multitask and exvo_mtl")
+    if request.layer is not None:
+        raise UserError(f"-l {request.layer} with several upstreams (-u {request.upstream}): "
+                        "each upstream learns its own layer weights; -l is for one upstream")
+    given = request.upstream_ckpt.split(",") if request.upstream_ckpt else [""] * len(names)
+    if len(given) != len(names):
+        raise UserError(f"-k {request.upstream_ckpt}: {len(given)} checkpoint(s) for the "
+                        f"{len(names)} upstreams of -u {request.upstream}; give a comma list "
+                        "with one item per upstream (empty for none, e.g. -k ,/path/b.pt)")
+    return tuple(UpstreamSpec(name, str(Path(ckpt).expanduser().absolute()) if ckpt else None,
+                              None, request.feature_normalize, request.padded_batch)
+                 for name, ckpt in zip(names, (g.strip() for g in given)))
+
+
 def resume_context(request: Request, folder: Path) -> RunContext:
     last = folder / "last.ckpt"
     saved_run = folder / "config.yaml"
@@ -130,5 +164,6 @@ def resume_context(request: Request, folder: Path) -> RunContext:
     module.check(config)
     setup_logging(folder, request.verbose)
     write_run_config(folder, saved["run"], config, request.argv)
-    return RunContext("train", name, folder, UpstreamSpec(**saved["run"]["upstream"]),
-                      int(saved["run"]["seed"]), device(request.device), config, resume=last)
+    first, *more = upstreams_of(saved["run"])
+    return RunContext("train", name, folder, first, int(saved["run"]["seed"]),
+                      device(request.device), config, resume=last, more_upstreams=tuple(more))

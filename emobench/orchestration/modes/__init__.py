@@ -20,6 +20,9 @@ MODES.register("audit", f"{_HERE}.audit:run",
                description="leakage audit of a partition (exit 1 when leaky)")
 MODES.register("report", f"{_HERE}.report:run",
                description="the paper's table and figures from a results folder (-p)")
+MODES.register("fuse", f"{_HERE}.fuse:run",
+               description="hybrid of finished multitask experiments: each target's predictions "
+                           "from one (--from), rescored")
 MODES.register("sweep", f"{_HERE}.sweep:run",
                description="a whole table as a job graph (-c sweep file, --launcher, --dry-run)")
 

@@ -14,7 +14,6 @@ from emobench.orchestration.request import Request
 
 def run(request: Request) -> int:
     from emobench.upstream.cache import parse_shard
-    from emobench.upstream.registry import UPSTREAMS
 
     if not request.upstream:
         raise UserError("-m extract needs -u/--upstream")
@@ -23,12 +22,11 @@ def run(request: Request) -> int:
 
         raise ConfigError(EXTRACT_REFUSAL)
     shard = parse_shard(request.shard)
-    upstream = UPSTREAMS.canonical(request.upstream)
     name, module = runs.task(request.downstream)
+    first, *more = runs.upstream_specs(request, name, module)
     config = runs.resolve_config(request, name, module)
     setup_logging(None, request.verbose)
-    ctx = RunContext("extract", name, Path(config.data.cache_dir or "."),
-                     runs.upstream_spec(request, upstream), request.seed,
-                     runs.device(request.device), config)
+    ctx = RunContext("extract", name, Path(config.data.cache_dir or "."), first, request.seed,
+                     runs.device(request.device), config, more_upstreams=tuple(more))
     module.extract(ctx, shard)
     return 0

@@ -36,14 +36,15 @@ def train_one(request: Request) -> dict[str, Any]:
     if request.auto_resume and (folder / "last.ckpt").is_file():
         return module.train(runs.resume_context(request, folder))
 
+    first, *more = runs.upstream_specs(request, name, module)
     config = runs.resolve_config(request, name, module)
     module.check(config)
     folder.mkdir(parents=True, exist_ok=True)
     setup_logging(None)
     runs.clear_previous(folder)
     setup_logging(folder, request.verbose)
-    ctx = RunContext("train", name, folder, runs.upstream_spec(request, upstream), request.seed,
-                     runs.device(request.device), config)
+    ctx = RunContext("train", name, folder, first, request.seed, runs.device(request.device),
+                     config, more_upstreams=tuple(more))
     runs.write_run_config(folder, ctx.run_record(), config, request.argv)
     LOG.info("experiment folder %s; command: run_downstream.py %s", folder,
              " ".join(request.argv))
