@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--throughput",
                    help="sweep --dry-run: measured extraction throughput file (default "
                         "configs/sweeps/throughput.yaml)")
+    p.add_argument("--generated", help="score_generation: folder of generated clips, one "
+                                        "subfolder per targeted emotion")
+    p.add_argument("--ratings", help="score_generation: CSV of human ratings (HEEP, S_GEN)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 

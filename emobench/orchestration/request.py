@@ -36,6 +36,8 @@ class Request:
     launcher: str = "local"
     dry_run: bool = False
     throughput: str | None = None
+    generated: str | None = None  # score_generation: --generated
+    ratings: str | None = None  # score_generation: --ratings
     verbose: bool = False
     argv: tuple[str, ...] = field(default=())  # the command line as typed (for provenance)
 
@@ -51,6 +53,7 @@ class Request:
                    seeds=args.seeds, device=args.device, demo=args.demo, shard=args.shard,
                    recipe=args.recipe, source=args.source, target=args.target,
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
+                   generated=args.generated, ratings=args.ratings,
                    verbose=args.verbose, argv=tuple(argv))
 
     def but(self, **changes) -> "Request":

@@ -22,5 +22,7 @@ MODES.register("report", f"{_HERE}.report:run",
                description="the paper's table and figures from a results folder (-p)")
 MODES.register("sweep", f"{_HERE}.sweep:run",
                description="a whole table as a job graph (-c sweep file, --launcher, --dry-run)")
+MODES.register("score_generation", f"{_HERE}.score_generation:run",
+               description="ExVo-Generate: FID / HEEP / S_GEN of generated bursts (--generated)")
 
 __all__ = ["MODES"]
