@@ -14,7 +14,10 @@ lower for ``correct/<c>`` than for ``shuffled/<c>``.
         -u fbank_no_cmvn [-k CHECKPOINT] [--categories 10]
 
 prints one markdown row per category (FID correct, FID shuffled, the train-vs-validation
-diagonal) and a JSON summary line (categories where correct < shuffled, the means).
+diagonal) and a JSON summary line (categories where correct < shuffled, the means). With
+``--experiment FOLDER`` the features are those of a multitask model trained on the same labels
+(``-m train -d multitask -c configs/multitask/emogator.yaml -o data.data_info=<work>/labels/
+data_info_subset.csv,,...``): the held-out speakers' clips are its Test rows, never trained on.
 """
 
 from __future__ import annotations
@@ -68,16 +71,19 @@ def build(source: Path, work: Path, categories: int | None, seed: int
 
 
 def check(source: Path, work: Path, upstream: str, checkpoint: str | None = None,
-          categories: int | None = None, seed: int = 0, cache: str | None = None
-          ) -> dict[str, object]:
+          categories: int | None = None, seed: int = 0, cache: str | None = None,
+          experiment: str | None = None) -> dict[str, object]:
     data_info, correct, shuffled, wrong = build(source, work, categories, seed)
     override = (f"data.data_info={data_info},,data.audio_root={source / 'mp3'},,"
                 f"data.cache_dir={cache or work / 'cache'}")
     results = {}
     for name, folder in (("correct", correct), ("shuffled", shuffled)):
-        args = ["-m", "score_generation", "-u", upstream, "-d", "multitask", "-c", str(CONFIG),
-                "-o", override, "--generated", str(folder), "-p", str(work / f"scores_{name}"),
-                "--device", "cpu"]
+        args = ["-m", "score_generation", "--generated", str(folder), "-p",
+                str(work / f"scores_{name}"), "--device", "cpu"]
+        if experiment:  # a classifier trained on <work>/labels/data_info_subset.csv
+            args += ["-e", experiment]
+        else:
+            args += ["-u", upstream, "-d", "multitask", "-c", str(CONFIG), "-o", override]
         if checkpoint:
             args += ["-k", checkpoint]
         if run(args) != 0:
@@ -89,7 +95,9 @@ def check(source: Path, work: Path, upstream: str, checkpoint: str | None = None
     rows = [{"category": c, "clips": results["correct"]["generated"]["clips"][c],
              "fid_correct": fid_c[c], "fid_shuffled": fid_s[c], "shuffled_holds": wrong[c],
              "train_val_diagonal": diagonal.get(c)} for c in fid_c]
-    return {"upstream": upstream, "dim": results["correct"]["classifier"]["dim"],
+    return {"upstream": results["correct"]["upstream"]["name"],
+            "classifier": results["correct"]["classifier"]["kind"],
+            "dim": results["correct"]["classifier"]["dim"],
             "categories": len(rows), "rows": rows,
             "correct_lower": sum(r["fid_correct"] < r["fid_shuffled"] for r in rows),
             "mean_fid_correct": float(np.mean([r["fid_correct"] for r in rows])),
@@ -105,9 +113,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     p.add_argument("--categories", type=int, help="only the first N categories (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed of the category derangement")
     p.add_argument("--cache", help="feature cache folder (default <work>/cache)")
+    p.add_argument("--experiment", help="score in the feature space of this trained multitask "
+                                        "experiment (trained on <work>/labels/"
+                                        "data_info_subset.csv) instead of -u's")
     args = p.parse_args(argv)
     summary = check(args.source.absolute(), args.work.absolute(), args.upstream,
-                    args.upstream_ckpt, args.categories, args.seed, args.cache)
+                    args.upstream_ckpt, args.categories, args.seed, args.cache,
+                    args.experiment)
     print("| category | clips | FID correct | FID shuffled (clips of) | train-vs-val diagonal |")
     print("|---|---|---|---|---|")
     for r in summary["rows"]:
