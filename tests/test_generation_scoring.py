@@ -266,8 +266,15 @@ def test_bad_inputs_are_named(corpus, generated, workdir, capsys):
     message = error("--generated", str(root), "--ratings", str(ratings))
     assert f"line 2 (Awe/{first}): Surprise=1.5 is outside [0, 1]" in message
     assert "line 3: 'Awe/missing.wav' is not one of the generated clips" in message
-    assert "needs -e EXPERIMENT" in (capsys.readouterr(), score("--generated", str(root)),
-                                     capsys.readouterr().err)[2]
+    ratings.write_text("file," + ",".join(EMOTIONS[:-1]) + "\n"
+                       f"Awe/{first}," + ",".join(["x"] + ["0.1"] * 8) + "\n")
+    message = error("--generated", str(root), "--ratings", str(ratings))
+    assert "missing column 'Surprise'" in message
+    capsys.readouterr()
+    assert score("--generated", str(root)) == 2  # neither a classifier nor an upstream
+    assert "needs -e EXPERIMENT" in capsys.readouterr().err
+    assert score("-e", str(workdir / "no_experiment"), "--generated", str(root)) == 2
+    assert f"checkpoint {workdir / 'no_experiment'} does not exist" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- real data (EmoGator)

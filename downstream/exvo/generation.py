@@ -167,7 +167,8 @@ def score(ctx: RunContext, generated_dir: str | Path, ratings_path: str | Path |
     gen = {e: space(paths) for e, paths in generated.clips.items()}
     fid = gm.fid_per_emotion(gen, ref["train"])
     both = [e for e in emotions if min(counts["train"][e], counts["val"][e]) >= gm.MIN_CLIPS]
-    fid_val = {e: gm.fid(x, ref["val"][e]) for e, x in gen.items() if e in both}
+    fid_val = {e: gm.fid(x, ref["val"][e]) for e, x in gen.items()
+               if counts["val"][e] >= gm.MIN_CLIPS}
     matrix = gm.fid_matrix({e: ref["train"][e] for e in both}, {e: ref["val"][e] for e in both})
     dim = int(features.shape[1])
     warnings = [f"{e}: {len(x)} generated clips for {dim} feature dimensions: a singular "
