@@ -167,3 +167,22 @@ def resume_context(request: Request, folder: Path) -> RunContext:
     first, *more = upstreams_of(saved["run"])
     return RunContext("train", name, folder, first, int(saved["run"]["seed"]),
                       device(request.device), config, resume=last, more_upstreams=tuple(more))
+
+
+def run_checkpoint(past_exp: str) -> tuple[Path, dict[str, Any]]:
+    """``-e``: a trained checkpoint (or an experiment folder's ``dev-best.ckpt``) and its plain
+    data (``weights_only``); a missing, truncated or foreign file is a UserError naming it."""
+    import torch
+
+    checkpoint = Path(past_exp).absolute()
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / "dev-best.ckpt"
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint {checkpoint} does not exist")
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: name it, no traceback
+        raise UserError(f"{checkpoint} is not a readable emobench checkpoint ({exc})") from None
+    if not isinstance(saved, dict) or "run" not in saved or "config" not in saved:
+        raise UserError(f"{checkpoint} is not an emobench checkpoint")
+    return checkpoint, saved
