@@ -40,6 +40,7 @@ from emobench.downstream.exvo.generation_inputs import read_ratings, scan_genera
 from emobench.downstream.exvo.generation_report import log_table
 from emobench.downstream.functionals import functionals
 from emobench.downstream.multitask.config import MultitaskConfig
+from emobench.downstream.multitask.inputs import input_branches
 from emobench.downstream.multitask.model import MultitaskModel
 from emobench.downstream.multitask.scoring import build_targets
 from emobench.downstream.multitask.task import CHECKPOINT_FORMAT, read
@@ -75,11 +76,16 @@ class FeatureSpace:
         self.model: MultitaskModel | None = None
         if ctx.checkpoint is not None:
             saved = common.load_checkpoint(ctx.checkpoint, CHECKPOINT_FORMAT, "multitask")
+            if (isinstance(saved["feature_dim"], list) or "text" in saved
+                    or saved["run"]["upstream"].get("trainable")):
+                raise ConfigError(f"{ctx.checkpoint}: score_generation's feature space is a "
+                                  "speech-only network on one frozen upstream; this one was "
+                                  "trained with several upstreams, a text input or -f")
             common.check_upstream(saved, self.upstream, ctx.checkpoint)
             self.standardizer = Standardizer(**saved["standardizer"])
             self.model = MultitaskModel(
-                common.featurizer_of(ctx, self.upstream), saved["feature_dim"], targets,
-                cfg.model.system, cfg.model.head_hidden,
+                input_branches([common.featurizer_of(ctx, self.upstream)], saved["feature_dim"]),
+                targets, cfg.model.system, cfg.model.head_hidden,
                 cfg.train.loss_combination == "uncertainty").to(ctx.device)
             self.model.load_state_dict(saved["model"])
             self.model.eval()
