@@ -140,6 +140,10 @@ def upstream_specs(request: Request, task_name: str, module) -> tuple[UpstreamSp
     if not getattr(module, "EARLY_FUSION", False):
         raise UserError(f"-u {request.upstream}: task {task_name} takes one upstream; early "
                         "fusion of several is implemented for multitask and exvo_mtl")
+    if request.trainable or request.trainable_layers is not None:
+        raise UserError(f"-f/--upstream_trainable with several upstreams (-u {request.upstream}):"
+                        " early fusion reads every upstream's features from the cache; "
+                        "fine-tune one upstream at a time")
     if request.layer is not None:
         raise UserError(f"-l {request.layer} with several upstreams (-u {request.upstream}): "
                         "each upstream learns its own layer weights; -l is for one upstream")
