@@ -1,7 +1,7 @@
 """IS25's framework on the demo corpus (docs/is25.md): speech + text beats speech only, and both
-beat the constant predictor on every attribute's CCC. The demo's transcripts carry valence (and
-its audio carries arousal and dominance), so the comparison is decided where the text is: valence,
-and the validation average; seeds 1 and 2 are averaged, as the ablation sweep does."""
+beat the constant predictor on every attribute's CCC. The demo's transcripts carry valence (its
+audio arousal and dominance, valence weakly): with text, valence and the average CCC rise on
+validation and test (seeds 1 and 2 averaged; the sweep's 3 seeds: docs/is25.md)."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def mean(results: list[dict], split: str, key: str) -> float:
 def test_text_and_speech_beat_speech_only(runs):
     speech, text = runs["speech"], runs["text"]
     for split in ("val", "test"):
-        assert mean(text, split, "valence_ccc") > mean(speech, split, "valence_ccc") + 0.03
-    assert mean(text, "val", "ccc_mean") > mean(speech, "val", "ccc_mean")
+        assert mean(text, split, "valence_ccc") > mean(speech, split, "valence_ccc") + 0.1
+        assert mean(text, split, "ccc_mean") > mean(speech, split, "ccc_mean") + 0.02
     assert all("text" not in r for r in speech)
     assert all(r["text"]["random_weights"] and r["text"]["missing"]["total"] == 0 for r in text)
 
