@@ -63,7 +63,7 @@ def tiny_release(root: Path, edit=None) -> Path:
 def is25_config(name: str, table: Path, **handling) -> MultitaskConfig:
     layer = yaml.safe_load((data_dir("configs") / "is25" / f"{name}.yaml").read_text())
     layer["data"].update(data_info=str(table), audio_root=str(table.parents[1] / "Audios"),
-                         cache_dir=None)
+                         transcript_dir=str(table.parents[1] / "Transcripts"), cache_dir=None)
     layer["data_handling"].update(handling)
     cfg = resolve(MultitaskConfig, layer)
     task.check(cfg)
