@@ -67,6 +67,8 @@ def test_comma_upstreams_and_fused_entries_share_their_parts_extraction(tmp_path
     # a single upstream's run keeps the identity it had before rows had components
     single = plan.nodes["train/fbank_no_cmvn/sys1/seed1"]
     assert single.commands[0][:4] == ["-m", "train", "-u", "fbank_no_cmvn"]
+    assert plan.rows[0].identity() == {"name": "fbank_no_cmvn", "ckpt": None,
+                                       "normalize": False, "overrides": []}
     assert len({n.config_hash for n in plan.stage("train")}) == len(plan.stage("train"))
 
 
