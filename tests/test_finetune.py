@@ -247,3 +247,9 @@ def test_fine_tuning_composes_with_text_fusion(tmp_path, work, built):
     result = json.loads((out / "scores.json").read_text())
     assert result["feature_path"] == "frames_mean" and result["text"]["transcripts"] > 0
     assert not (tmp_path / "cache" / "pooled").exists()  # no speech features were cached
+
+
+def test_fine_tuning_several_upstreams_is_refused(work, capsys):
+    assert run(work, "two", "-f", upstream="fbank_no_cmvn,fbank_no_cmvn") == 2
+    assert ("-f/--upstream_trainable with several upstreams (-u fbank_no_cmvn,fbank_no_cmvn)"
+            in capsys.readouterr().err)

@@ -38,12 +38,9 @@ class Upstreams:
 
     @classmethod
     def of(cls, ctx: RunContext, functionals: str = "mean") -> "Upstreams":
-        """The run's upstreams; one may be fine-tuned (``-f``: the frames path), several not."""
+        """The run's upstreams; one may be fine-tuned (``-f``: the frames path; the command line
+        refuses -f with several, runs.upstream_specs)."""
         views = contexts(ctx)
-        if len(views) > 1 and getattr(ctx.upstream, "trainable", False):
-            raise ConfigError("-f/--upstream_trainable with several upstreams (-u a,b): early "
-                              "fusion reads every upstream's features from the cache; fine-tune "
-                              "one upstream at a time")
         return cls(views, [common.upstream_of(view, functionals, fine_tune=None)
                            for view in views])
 

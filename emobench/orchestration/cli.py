@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="fuse_from",
                    help="fuse: each target's source experiment, 'emotion=A,age=B' or a YAML "
                         "file, or 'auto' (per target the best on validation among -e A,B)")
+    p.add_argument("--generated", help="score_generation: folder of generated clips, one "
+                                        "subfolder per targeted emotion")
+    p.add_argument("--ratings", help="score_generation: CSV of human ratings (HEEP, S_GEN)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 

@@ -45,6 +45,7 @@ MODULES = (
     "s3prl.upstream.byol_a.hubconf",
     "opensmile",
     "soundfile",
+    "transformers",  # text upstreams (upstream/text.py)
     # the toolkit's own packages
     "emobench",
     "emobench.core.config",
@@ -59,7 +60,7 @@ BUILT_ON_TORCH = ("torchaudio", "s3prl")
 OWN = ("emobench",)
 LOCK = "requirements.lock"
 # Distributions whose versions the success line shows.
-SHOWN = ("torch", "torchaudio", "s3prl", "opensmile", "soundfile", "emobench")
+SHOWN = ("torch", "torchaudio", "s3prl", "opensmile", "soundfile", "transformers", "emobench")
 
 
 def _dist(module: str) -> str:

@@ -39,6 +39,8 @@ class Request:
     dry_run: bool = False
     throughput: str | None = None
     fuse_from: str | None = None  # --from
+    generated: str | None = None  # score_generation: --generated
+    ratings: str | None = None  # score_generation: --ratings
     verbose: bool = False
     argv: tuple[str, ...] = field(default=())  # the command line as typed (for provenance)
 
@@ -54,8 +56,8 @@ class Request:
                    seeds=args.seeds, device=args.device, demo=args.demo, shard=args.shard,
                    recipe=args.recipe, source=args.source, target=args.target,
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
-                   fuse_from=args.fuse_from, verbose=args.verbose, argv=tuple(argv),
-                   trainable=args.upstream_trainable,
+                   fuse_from=args.fuse_from, generated=args.generated, ratings=args.ratings,
+                   verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
                    trainable_layers=args.upstream_trainable_layers)
 
     def but(self, **changes) -> "Request":

@@ -140,6 +140,10 @@ def upstream_specs(request: Request, task_name: str, module) -> tuple[UpstreamSp
     if not getattr(module, "EARLY_FUSION", False):
         raise UserError(f"-u {request.upstream}: task {task_name} takes one upstream; early "
                         "fusion of several is implemented for multitask and exvo_mtl")
+    if request.trainable or request.trainable_layers is not None:
+        raise UserError(f"-f/--upstream_trainable with several upstreams (-u {request.upstream}):"
+                        " early fusion reads every upstream's features from the cache; "
+                        "fine-tune one upstream at a time")
     if request.layer is not None:
         raise UserError(f"-l {request.layer} with several upstreams (-u {request.upstream}): "
                         "each upstream learns its own layer weights; -l is for one upstream")
@@ -167,3 +171,22 @@ def resume_context(request: Request, folder: Path) -> RunContext:
     first, *more = upstreams_of(saved["run"])
     return RunContext("train", name, folder, first, int(saved["run"]["seed"]),
                       device(request.device), config, resume=last, more_upstreams=tuple(more))
+
+
+def run_checkpoint(past_exp: str) -> tuple[Path, dict[str, Any]]:
+    """``-e``: a trained checkpoint (or an experiment folder's ``dev-best.ckpt``) and its plain
+    data (``weights_only``); a missing, truncated or foreign file is a UserError naming it."""
+    import torch
+
+    checkpoint = Path(past_exp).absolute()
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / "dev-best.ckpt"
+    if not checkpoint.is_file():
+        raise UserError(f"checkpoint {checkpoint} does not exist")
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: name it, no traceback
+        raise UserError(f"{checkpoint} is not a readable emobench checkpoint ({exc})") from None
+    if not isinstance(saved, dict) or "run" not in saved or "config" not in saved:
+        raise UserError(f"{checkpoint} is not an emobench checkpoint")
+    return checkpoint, saved

@@ -25,5 +25,7 @@ MODES.register("fuse", f"{_HERE}.fuse:run",
                            "from one (--from), rescored")
 MODES.register("sweep", f"{_HERE}.sweep:run",
                description="a whole table as a job graph (-c sweep file, --launcher, --dry-run)")
+MODES.register("score_generation", f"{_HERE}.score_generation:run",
+               description="ExVo-Generate: FID / HEEP / S_GEN of generated bursts (--generated)")
 
 __all__ = ["MODES"]

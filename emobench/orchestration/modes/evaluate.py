@@ -14,24 +14,12 @@ from emobench.orchestration.request import Request
 
 
 def run(request: Request) -> dict[str, Any]:
-    import torch
-
     if not request.past_exp:
         raise UserError("-m evaluate needs -e CHECKPOINT (or an experiment folder)")
     if request.trainable or request.trainable_layers is not None:
         raise UserError("-f/--upstream_trainable applies to training: -m evaluate uses the "
                         "upstream as the checkpoint records it (fine-tuned weights included)")
-    checkpoint = Path(request.past_exp).absolute()
-    if checkpoint.is_dir():
-        checkpoint = checkpoint / "dev-best.ckpt"
-    if not checkpoint.is_file():
-        raise UserError(f"checkpoint {checkpoint} does not exist")
-    try:
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: name it, no traceback
-        raise UserError(f"{checkpoint} is not a readable emobench checkpoint ({exc})") from None
-    if not isinstance(saved, dict) or "run" not in saved or "config" not in saved:
-        raise UserError(f"{checkpoint} is not an emobench checkpoint")
+    checkpoint, saved = runs.run_checkpoint(request.past_exp)
     record = saved["run"]
     name, module = runs.task(record["task"])
     spec, *more = upstreams_of(record)
