@@ -26,6 +26,7 @@ from emobench.core import io, plots
 from emobench.core.errors import UserError
 
 MISSING = "–"
+KIND_ORDER = ("upstream", "early fusion", "hybrid")  # the table's sections, as in paper 000
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Table:
     weights: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     best: dict[tuple[str, str], float] = field(default_factory=dict)  # seeds: best on val
     metric: str = "test macro-F1"  # what the cells are
+    kinds: dict[str, str] = field(default_factory=dict)  # row -> "early fusion" / "hybrid"
+    notes: dict[str, str] = field(default_factory=dict)  # row -> what it is made of
 
     def average(self, row: str) -> float | None:
         """Mean over the conditions, only when the row has every one of them."""
@@ -96,8 +99,17 @@ def build(aggregates: list[dict[str, Any]],
     weights: dict[tuple[str, str], list[float]] = {}
     where: dict[tuple[str, str], str] = {}
     best: dict[tuple[str, str], float] = {}
+    kinds: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    upstream_of: dict[str, str] = {}
     for a in aggregates:
-        key = (a["upstream"], _label(a["corpus"], a["condition"]))
+        row = a.get("row") or a["upstream"]  # a sweep's row: its entry's or hybrid's name
+        upstream_of[row] = a["upstream"]
+        if a.get("kind", "upstream") != "upstream":
+            kinds[row] = a["kind"]
+        if a.get("note"):
+            notes[row] = a["note"]
+        key = (row, _label(a["corpus"], a["condition"]))
         if key in cells:
             raise ValueError(f"two results for {key}: {where[key]} and {a['path']}")
         cells[key] = (a["main"]["mean"], a["main"]["std"], len(a.get("folds") or a["seeds"]))
@@ -110,14 +122,18 @@ def build(aggregates: list[dict[str, Any]],
     upstreams = sorted({u for u, _ in cells} | {u for u, _, _ in expected})
     params = {}
     for u in upstreams:
-        try:
-            params[u] = upstream_info(u).params_m
-        except Exception:  # an upstream name from another toolkit version
+        try:  # early fusion "a+b": the sum; a hybrid has none
+            values = [None] if kinds.get(u) == "hybrid" else [
+                upstream_info(n).params_m for n in upstream_of.get(u, u).split("+")]
+            params[u] = values[0] if len(values) == 1 else (
+                None if None in values else sum(values))
+        except Exception:  # an upstream name from another toolkit version, a named row
             params[u] = None
     metric = (f"{aggregates[0]['main']['split']} {aggregates[0]['main']['name']}"
               if aggregates else "test macro-F1")
-    table = Table(columns, upstreams, params, cells, weights, best, metric)
-    table.rows = sorted(upstreams, key=lambda u: (table.average(u) is None,
+    table = Table(columns, upstreams, params, cells, weights, best, metric, kinds, notes)
+    table.rows = sorted(upstreams, key=lambda u: (KIND_ORDER.index(kinds.get(u, "upstream")),
+                                                  table.average(u) is None,
                                                   -(table.average(u) or 0.0), u))
     return table
 
@@ -141,11 +157,13 @@ def _cell(table: Table, key: tuple[str, str]) -> str:
     return text
 
 
-def _records(table: Table) -> list[list[str]]:
+def _records(table: Table, marked: bool = False) -> list[list[str]]:
+    """One list per row; ``marked``: fused and hybrid rows named with their kind."""
     out = []
     for row in table.rows:
         params = table.params_m.get(row)
-        out.append([row, MISSING if params is None else f"{params:g}",
+        name = f"{row} ({table.kinds[row]})" if marked and row in table.kinds else row
+        out.append([name, MISSING if params is None else f"{params:g}",
                     _fmt(table.average(row)), *[_cell(table, (row, c)) for c in table.columns]])
     return out
 
@@ -153,7 +171,7 @@ def _records(table: Table) -> list[list[str]]:
 def markdown(table: Table) -> str:
     header = ["upstream", "params (M)", "Average", *table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in _records(table)]
+    lines += ["| " + " | ".join(r) + " |" for r in _records(table, marked=True)]
     note = f"\n{table.metric}"
     if table.best:
         runs = sorted({n for k, (_, _, n) in table.cells.items() if k in table.best})
@@ -161,7 +179,20 @@ def markdown(table: Table) -> str:
                  "brackets the seed best on validation; Average: mean of the cell means")
     else:
         note += ": mean over folds"
-    return "\n".join(lines) + "\n" + note + "\n"
+    return "\n".join(lines) + "\n" + note + "\n" + _kind_notes(table)
+
+
+def _kind_notes(table: Table) -> str:
+    """A line per fused or hybrid row: what it is made of."""
+    lines = []
+    for row in table.rows:
+        if row in table.kinds:
+            what = table.notes.get(row, "")
+            if table.kinds[row] == "hybrid":
+                what += (" (each target's predictions from that row's run of the same seed and "
+                         "condition, -m fuse; nothing trained)")
+            lines.append(f"- {row} ({table.kinds[row]}): {what.strip()}")
+    return ("\n" + "\n".join(lines) + "\n") if lines else ""
 
 
 def to_csv(table: Table) -> str:
@@ -181,7 +212,7 @@ def latex(table: Table) -> str:
     lines = [r"\begin{tabular}{" + cols.strip() + "}", r"\toprule",
              " & ".join(["Upstream", "Params (M)", "Average", *map(esc, table.columns)])
              + r" \\", r"\midrule"]
-    for r in _records(table):
+    for r in _records(table, marked=True):
         lines.append(" & ".join(esc(v) if v != MISSING else "--" for v in r) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -245,6 +276,7 @@ def write_report(root: str | Path, out: str | Path, task: str = "emotion",
                                  if (u, c) in table.best else {})}
                              for (u, c), (m, s, n) in sorted(table.cells.items())],
                    "average": {u: table.average(u) for u in table.rows},
+                   "kinds": table.kinds, "notes": table.notes,
                    "sources": [a["path"] for a in aggregates]})]
     for upstream in table.rows:
         figure = layer_weight_figure(table, upstream, out / f"layer_weights_{upstream}.png")

@@ -1,10 +1,12 @@
 """The sweep's aggregation job: one ``aggregate.json`` per complete cell, then the table.
 
-A cell (upstream x condition) is aggregated only when every one of its runs (folds x seeds) is
-finished; otherwise a stale ``aggregate.json`` of the cell is removed and the table shows the
-cell as missing. With several seeds, each fold's metrics (and per-class scores, layer weights)
-are first averaged over the seeds. The table, figures and ``cells.json`` (status of every cell
-and run) go to ``<output>/report/``.
+A cell (row x condition; a row is an upstream entry or a hybrid) is aggregated only when every
+one of its runs (folds x seeds) is finished; otherwise a stale ``aggregate.json`` of the cell is
+removed and the table shows the cell as missing. With several seeds, each fold's metrics (and
+per-class scores, layer weights) are first averaged over the seeds. The table, figures and
+``cells.json`` (status of every cell and run) go to ``<output>/report/``, and for tasks without
+folds ``metrics.md``: every metric of every cell
+(:mod:`emobench.orchestration.sweep.metrics_table`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from emobench.core import aggregate, io, seeds
 from emobench.core.experiment import LOG, setup_logging
+from emobench.orchestration.sweep import metrics_table
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -40,8 +43,14 @@ def _seed_mean(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _weights(expdir: Path) -> list[float] | None:
-    data = _read(expdir / "layer_weights.json")
-    return data["weights"] if data else None
+    data = _read(expdir / "layer_weights.json")  # early fusion: one entry per upstream, none here
+    return data.get("weights") if data else None
+
+
+def _row(cell: dict[str, Any]) -> dict[str, Any]:
+    """The sweep's table row of the cell (its upstream entry or hybrid), its kind and note."""
+    return {"row": cell["upstream"], "kind": cell.get("kind", "upstream"),
+            **({"note": cell["note"]} if cell.get("note") else {})}
 
 
 def cell(cell: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +78,7 @@ def cell(cell: dict[str, Any]) -> dict[str, Any]:
         per_seed = {r["seed"]: scores[r["key"]] for r in cell["runs"]}
         found = {r["seed"]: _weights(Path(r["expdir"])) for r in cell["runs"]}
         summary = seeds.cell(per_seed, {s: w for s, w in found.items() if w is not None})
-        io.write_json(target, summary)
+        io.write_json(target, {**summary, **_row(cell)})
         status.update(status="done", aggregate=str(target), main=summary["main"])
         status["scores"] = {r["key"]: scores[r["key"]].get("metrics") for r in cell["runs"]}
         return status
@@ -82,7 +91,7 @@ def cell(cell: dict[str, Any]) -> dict[str, Any]:
             weights[fold] = np.mean(per_seed, axis=0).tolist()
     summary = aggregate.folds(results, weights if len(weights) == len(results) else None)
     summary["seeds"] = sorted({r["seed"] for r in cell["runs"]})
-    io.write_json(target, summary)
+    io.write_json(target, {**summary, **_row(cell)})
     status.update(status="done", aggregate=str(target), main=summary["main"])
     return status
 
@@ -107,6 +116,14 @@ def run(plan_file: str | Path) -> dict[str, Any]:
                                                                 expected=cells)]
             except tables.NoResults as exc:
                 LOG.warning("%s", exc)
+    found = [json.loads(Path(s["aggregate"]).read_text(encoding="utf-8"))
+             for s in statuses if s.get("aggregate")]
+    rows = dict.fromkeys(c["upstream"] for c in plan["cells"])
+    conditions = dict.fromkeys(c["condition"] for c in plan["cells"])
+    cells = {(c["upstream"], c["condition"]) for c in plan["cells"]}
+    table = metrics_table.write(report, found, [(r, c) for r in rows for c in conditions
+                                                if (r, c) in cells])
+    written += [str(table)] if table else []
     result = {"cells": statuses, "report": written,
               "complete": all(s["status"] == "done" for s in statuses)}
     io.write_json(report / "cells.json", result)

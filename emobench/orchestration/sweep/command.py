@@ -16,8 +16,11 @@ def describe(plan: graph.Plan, launcher: str) -> str:
     """The job graph in words: stages, array sizes, dependencies and example commands."""
     nodes = plan.nodes
     extract, train = plan.stage("extract"), plan.stage("train")
-    lines = [f"sweep {plan.spec.name}: {len(plan.spec.upstreams)} upstreams x "
-             f"{len(plan.spec.conditions)} conditions -> {len(plan.cells)} table cells, "
+    hybrids = [n for n in train if n.key.startswith("fuse/")]
+    train = [n for n in train if n not in hybrids]
+    lines = [f"sweep {plan.spec.name}: {len(plan.rows)} upstream rows"
+             + (f" + {len(plan.spec.hybrids)} hybrid rows" if hybrids else "")
+             + f" x {len(plan.spec.conditions)} conditions -> {len(plan.cells)} table cells, "
              f"{len(nodes)} jobs ({launcher}); output {plan.output}"]
     groups = Counter("/".join(n.key.split("/")[1:3]) for n in extract)
     lines.append(f"  1. extraction: {len(extract)} jobs = {len(groups)} upstream x corpus "
@@ -26,6 +29,9 @@ def describe(plan: graph.Plan, launcher: str) -> str:
     lines.append(f"  2. training: {len(train)} jobs (upstream x condition x fold x seed), "
                  f"each after its upstream x corpus extraction (afterok); "
                  f"{len(groups)} arrays (one per upstream x corpus)")
+    if hybrids:
+        lines.append(f"  2b. hybrids: {len(hybrids)} -m fuse jobs (hybrid x condition x fold x "
+                     "seed; training-stage jobs), each after the training runs it combines")
     lines.append(f"  3. aggregation: 1 job after all training jobs (whatever their outcome): "
                  f"{plan.output / 'report'}")
     r = plan.spec.resources
@@ -33,7 +39,7 @@ def describe(plan: graph.Plan, launcher: str) -> str:
         res = getattr(r, stage)
         lines.append(f"     {stage}: {res.gpus} GPU, {res.cpus} CPU, {res.mem_gb:g} GB, "
                      f"{res.time_min} min")
-    for node in (extract[:1] + train[:1]):
+    for node in (extract[:1] + train[:1] + hybrids[:1]):
         lines.append(f"  e.g. {node.key}: run_downstream.py {' '.join(node.commands[0])}")
     return "\n".join(lines)
 
@@ -50,13 +56,17 @@ def cost_text(plan: graph.Plan, throughput: str | None = None) -> str:
     from emobench.orchestration.sweep import cost, work
     from emobench.orchestration.sweep.throughput import THROUGHPUT_FILE, load_throughput
 
+    other = sorted({c.task for c in plan.spec.conditions if c.task != "emotion"})
+    if other:
+        return (f"- cost estimate: no cost model for task(s) {', '.join(other)} yet; the job "
+                "graph above is complete")
     files = [THROUGHPUT_FILE, throughput] if throughput else []
     measured = load_throughput(*files)
     names = [c.name for c in plan.spec.conditions]
     if all(c.task == "emotion" and not c.demo and c.name in conditions.names()
            for c in plan.spec.conditions):
         extractions, trainings = work.full_emo_superb_work(
-            [u.name for u in plan.spec.upstreams], names, folds=plan.spec.folds,
+            plan.upstreams, names, folds=plan.spec.folds,
             seeds=len(plan.spec.seeds))
     else:
         extractions, trainings = _measured_work(plan)
@@ -98,16 +108,16 @@ def _measured_work(plan: graph.Plan) -> tuple[list, list]:
         for fold in folds:
             table = pd.read_csv(Path(data.label_dir) / f"labels_consensus_{fold}.csv")
             count = table["Split_Set"].value_counts()
-            for entry in plan.spec.upstreams:
+            for row in plan.rows:
                 trainings.append(work.TrainingWork(
-                    entry.name, condition.name, runs=len(plan.spec.seeds),
+                    row.name, condition.name, runs=len(plan.spec.seeds),
                     train_utterances=int(count.get("Train", 0)), epochs=config.train.epochs,
                     dev_utterances=int(count.get("Development", 0)),
                     test_utterances=int(count.get("Test", 0)),
                     batch_size=config.train.batch_size, fold=fold))
     for corpus, folds in folds_of.items():
-        for entry in plan.spec.upstreams:
-            extractions.append(work.extraction_work(entry.name, durations[corpus],
+        for upstream in plan.upstreams:
+            extractions.append(work.extraction_work(upstream, durations[corpus],
                                                     passes=len(folds)))
     return extractions, trainings
 

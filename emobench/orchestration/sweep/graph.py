@@ -1,5 +1,7 @@
-"""A sweep as a job graph: extraction (upstream x corpus x shard) -> training (upstream x
-condition x fold x seed, each after its extraction) -> one aggregation job (tables, figures).
+"""A sweep as a job graph: extraction (upstream x corpus x shard) -> training (row x
+condition x fold x seed, each after the extraction of its upstream(s)) -> hybrids (``-m fuse``
+per hybrid row x condition x fold x seed, after the trainings they combine) -> one aggregation
+job (tables, figures). Rows and their upstreams: :mod:`emobench.orchestration.sweep.rows`.
 
 Every job is a list of ``run_downstream.py`` command lines (the same ones a user would type), so
 a sweep's runs are exactly the runs one would make one by one. A training run's identity is the
@@ -18,7 +20,8 @@ from typing import Any, Literal
 
 from emobench.core.config import to_dict
 from emobench.core.errors import UserError
-from emobench.orchestration.sweep.spec import ConditionEntry, Resources, SweepSpec, UpstreamEntry
+from emobench.orchestration.sweep import rows
+from emobench.orchestration.sweep.spec import ConditionEntry, HybridEntry, Resources, SweepSpec
 
 Stage = Literal["extract", "train", "aggregate"]
 RUN_MARKER = "sweep_run.json"
@@ -55,6 +58,8 @@ class Cell:
     label: str | None  # the condition's data.condition (the table column with corpus)
     runs: list[dict[str, Any]]  # {"fold": k | None, "seed": s, "expdir": ..., "key": ...}
     folder: str  # <output>/<upstream>/<condition>
+    kind: str = rows.SINGLE  # or rows.EARLY_FUSION, rows.HYBRID (the table marks them)
+    note: str | None = None  # what a fused or hybrid row is made of, in words
 
 
 @dataclass
@@ -63,6 +68,12 @@ class Plan:
     workdir: Path
     nodes: dict[str, Node]
     cells: list[Cell]
+    rows: list[rows.Row] = field(default_factory=list)  # the upstream entries' rows
+
+    @property
+    def upstreams(self) -> list[str]:
+        """Every upstream the rows read (canonical names, once each)."""
+        return list(dict.fromkeys(c.upstream for r in self.rows for c in r.components))
 
     @property
     def output(self) -> Path:
@@ -138,15 +149,6 @@ def condition_names(config, condition: ConditionEntry) -> tuple[str, str | None]
     return corpus or condition.name, label
 
 
-def _upstream_args(entry: UpstreamEntry) -> list[str]:
-    args = ["-u", entry.name]
-    if entry.ckpt:
-        args += ["-k", entry.ckpt]
-    if entry.normalize:
-        args.append("--upstream_feature_normalize")
-    return args
-
-
 def _condition_args(task: str, condition: ConditionEntry, overrides: list[str],
                     device: str | None) -> list[str]:
     args = ["-d", task]
@@ -167,12 +169,11 @@ def build(spec: SweepSpec, workdir: str | Path = ".") -> Plan:
 
     workdir = Path(workdir).resolve()
     output = spec.output_dir if spec.output_dir.is_absolute() else workdir / spec.output_dir
-    for entry in spec.upstreams:
-        entry.name = UPSTREAMS.canonical(entry.name)
+    found = rows.resolve(spec.upstreams, UPSTREAMS.canonical)  # UPSTREAMS.canonical per upstream
     nodes: dict[str, Node] = {}
     cells: list[Cell] = []
-    groups: dict[tuple[str, str], list[list[str]]] = {}  # (upstream, corpus) -> extract commands
-    trains: dict[tuple[str, str], list[str]] = {}  # (upstream, corpus) -> training node keys
+    groups: dict[tuple[str, str], list[list[str]]] = {}  # (component, corpus) -> extract commands
+    needs: dict[str, list[tuple[str, str]]] = {}  # training node -> its extraction groups
     base = list(spec.overrides) + ([f"data.cache_dir={spec.cache_dir}"] if spec.cache_dir else [])
     resolved: dict[tuple[str, tuple[str, ...]], Any] = {}  # upstreams share a fold's config
 
@@ -187,50 +188,94 @@ def build(spec: SweepSpec, workdir: str | Path = ".") -> Plan:
         task, module, _, config = resolve_condition(condition, overrides)
         folds = _folds(spec, condition, module, config)
         corpus, label = condition_names(config, condition)
-        for entry in spec.upstreams:
-            common_u = _upstream_args(entry)
+        for row in found.values():
+            entry = row.entry
             upstream_overrides = overrides + list(entry.overrides)
-            folder = output / entry.name / condition.name
-            cell = Cell(entry.name, condition.name, task, corpus, label, [], str(folder))
+            folder = output / row.name / condition.name
+            cell = Cell(row.name, condition.name, task, corpus, label, [], str(folder),
+                        row.kind, row.note())
             for fold in folds:
                 fold_overrides = upstream_overrides + ([f"data.fold={fold}"]
                                                        if fold is not None else [])
-                common = common_u + _condition_args(task, condition, fold_overrides, spec.device)
-                groups.setdefault((entry.name, corpus), []).append(["-m", "extract", *common])
+                tail = _condition_args(task, condition, fold_overrides, spec.device)
+                common = row.args() + tail
+                group_keys = []
+                for component in row.components:
+                    group = (rows.extraction_label(component, found), corpus)
+                    commands = groups.setdefault(group, [])
+                    command = ["-m", "extract", *component.args(), *tail]
+                    if command not in commands:  # fused rows reuse their parts' extraction
+                        commands.append(command)
+                    group_keys.append(group)
                 fold_config = config_of(condition, fold_overrides)
                 for seed in spec.seeds:
                     run_dir = folder / (f"fold{fold}" if fold is not None else "")
                     if len(spec.seeds) > 1:
                         run_dir = run_dir / f"seed{seed}"
-                    key = "/".join(["train", entry.name, condition.name]
+                    key = "/".join(["train", row.name, condition.name]
                                    + ([f"fold{fold}"] if fold is not None else [])
                                    + [f"seed{seed}"])
-                    identity = {"task": task, "upstream": asdict(entry), "seed": seed,
+                    identity = {"task": task, "upstream": row.identity(), "seed": seed,
                                 "config": to_dict(fold_config)}
                     nodes[key] = Node(key, "train",
                                       [["-m", "train", *common, "--seed", str(seed),
                                         "-p", str(run_dir)]],
                                       spec.resources.train, expdir=str(run_dir),
                                       config_hash=digest(identity))
-                    trains.setdefault((entry.name, corpus), []).append(key)
+                    needs[key] = group_keys
                     cell.runs.append({"fold": fold, "seed": seed, "expdir": str(run_dir),
                                       "key": key})
             cells.append(cell)
+        for hybrid in spec.hybrids:
+            rows.check_hybrid(hybrid, config, module, condition.name)
+            cells.append(_hybrid_cell(spec, hybrid, found, nodes, output, condition.name,
+                                      (task, corpus, label, folds)))
     n = spec.extract.shards
+    shards: dict[tuple[str, str], list[str]] = {}
     for (upstream, corpus), commands in groups.items():
-        keys = []
         for i in range(1, n + 1):
             key = f"extract/{upstream}/{corpus}/{i}of{n}"
             sharded = [[*c, "--shard", f"{i}/{n}"] for c in commands]
             nodes[key] = Node(key, "extract", sharded, spec.resources.extract,
                               config_hash=digest(sharded))
-            keys.append(key)
-        for train_key in trains[(upstream, corpus)]:
-            nodes[train_key].deps = list(keys)
+            shards.setdefault((upstream, corpus), []).append(key)
+    for train_key, group_keys in needs.items():
+        nodes[train_key].deps = [k for g in dict.fromkeys(group_keys) for k in shards[g]]
     train_keys = [k for k, v in nodes.items() if v.stage == "train"]
     nodes["aggregate"] = Node("aggregate", "aggregate", [], spec.resources.aggregate,
                               deps=train_keys, after="any")
-    return Plan(spec, workdir, dict(sorted(nodes.items(), key=_order)), cells)
+    return Plan(spec, workdir, dict(sorted(nodes.items(), key=_order)), cells,
+                list(found.values()))
+
+
+def _hybrid_cell(spec: SweepSpec, hybrid: HybridEntry, found: dict[str, rows.Row],
+                 nodes: dict[str, Node], output: Path, condition: str,
+                 where: tuple[str, str, str | None, list[int | None]]) -> Cell:
+    """A hybrid row's cell: one ``-m fuse`` job per fold and seed (a training-stage job, after
+    the training runs it combines), in ``<output>/<hybrid>/<condition>/...``."""
+    task, corpus, label, folds = where
+    names = {original: row.name for original, row in found.items()}
+    used = list(dict.fromkeys(list(hybrid.sources.values()) + list(hybrid.auto)))
+    folder = output / hybrid.name / condition
+    cell = Cell(hybrid.name, condition, task, corpus, label, [], str(folder), rows.HYBRID,
+                rows.hybrid_note(hybrid, names))
+    for fold in folds:
+        for seed in spec.seeds:
+            part = ([f"fold{fold}"] if fold is not None else []) + [f"seed{seed}"]
+            sources = {e: nodes["/".join(["train", names[e], condition, *part])] for e in used}
+            run_dir = folder / (f"fold{fold}" if fold is not None else "")
+            if len(spec.seeds) > 1:
+                run_dir = run_dir / f"seed{seed}"
+            key = "/".join(["fuse", hybrid.name, condition, *part])
+            identity = {"hybrid": asdict(hybrid), "sources": {e: (s.expdir, s.config_hash)
+                                                               for e, s in sources.items()}}
+            command = rows.hybrid_command(hybrid, {e: s.expdir for e, s in sources.items()},
+                                          str(run_dir))
+            nodes[key] = Node(key, "train", [command], spec.resources.train,
+                              deps=[s.key for s in sources.values()], expdir=str(run_dir),
+                              config_hash=digest(identity))
+            cell.runs.append({"fold": fold, "seed": seed, "expdir": str(run_dir), "key": key})
+    return cell
 
 
 def _order(item: tuple[str, Node]) -> tuple[int, str]:

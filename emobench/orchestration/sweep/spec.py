@@ -6,6 +6,8 @@ overrides and the resources of each stage, for SLURM and for the local launcher:
     name: demo
     output: results/sweeps/demo          # <output>/<upstream>/<condition>/fold<k>[/seed<s>]
     upstreams: [fbank_no_cmvn, {name: egemaps, overrides: [model.standardize_features=true]}]
+    # rows of other kinds (docs/sweeps.md; sweep/rows.py): {name: er, upstream: raw_cnn, ckpt: x},
+    # early fusion "a,b" or {name: a+b, fuse: [a, b]}, and hybrids: [{name: h, from: {...}}]
     conditions:
       - iemocap                          # an EMO-SUPERB condition: configs/emotion/iemocap.yaml
       - {name: demo_arousal, config: configs/emotion/demo_arousal.yaml, demo: true}
@@ -33,10 +35,22 @@ from emobench.core.config import ConfigError, build, load_yaml
 
 @dataclass
 class UpstreamEntry:
-    name: str
+    name: str  # the table row and run folder; also the upstream(s) unless `upstream` or `fuse`
     ckpt: str | None = None  # -k: a local checkpoint (default: s3prl downloads the published one)
     normalize: bool = False  # --upstream_feature_normalize
     overrides: list[str] = field(default_factory=list)  # -o for this upstream's runs
+    upstream: str | None = None  # -u when the row's name is not the upstream ("a,b": fusion)
+    fuse: list[str] = field(default_factory=list)  # early fusion of these entries (-u a,b -k x,y)
+
+
+@dataclass
+class HybridEntry:
+    """A hybrid row (``-m fuse``): each target from a named entry, or per target the best on
+    validation of ``auto`` entries; for every condition, fold and seed (YAML key ``from``)."""
+
+    name: str
+    sources: dict[str, str] = field(default_factory=dict)  # target -> upstream entry
+    auto: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +109,7 @@ class SweepSpec:
     name: str
     upstreams: list[UpstreamEntry]
     conditions: list[ConditionEntry]
+    hybrids: list[HybridEntry] = field(default_factory=list)
     output: str | None = None  # default results/sweeps/<name>
     folds: Literal["all"] | list[int] = "all"
     seeds: list[int] = field(default_factory=lambda: [1337])
@@ -129,6 +144,7 @@ def parse(data: dict[str, Any], where: str = "sweep") -> SweepSpec:
     _entries(data, "conditions", "name", where)
     if isinstance(data.get("seeds"), int):
         data["seeds"] = [data["seeds"]]
+    data["hybrids"] = [_hybrid(h) for h in data.get("hybrids") or []]
     spec = build(SweepSpec, data)
     for condition in spec.conditions:
         if condition.config is None:
@@ -136,7 +152,8 @@ def parse(data: dict[str, Any], where: str = "sweep") -> SweepSpec:
                 raise ConfigError(f"{where}: condition {condition.name!r} (task "
                                   f"{condition.task}) needs a config file")
             condition.config = f"configs/emotion/{condition.name}.yaml"
-    for key, names in (("upstreams", [u.name for u in spec.upstreams]),
+    _check_rows(spec, where)
+    for key, names in (("upstreams", [u.name for u in spec.upstreams + spec.hybrids]),
                        ("conditions", [c.name for c in spec.conditions])):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
@@ -147,6 +164,44 @@ def parse(data: dict[str, Any], where: str = "sweep") -> SweepSpec:
     if not spec.seeds or len(set(spec.seeds)) != len(spec.seeds):
         raise ConfigError(f"{where}: seeds must be a non-empty list of distinct integers")
     return spec
+
+
+def _hybrid(item: Any) -> Any:
+    """YAML's ``from:`` is the entry's ``sources``."""
+    if isinstance(item, dict) and "from" in item:
+        item = {**{k: v for k, v in item.items() if k != "from"}, "sources": item["from"]}
+    return item
+
+
+def _check_rows(spec: SweepSpec, where: str) -> None:
+    """Fused and hybrid rows name entries of the sweep that exist and fit."""
+    entries = {u.name: u for u in spec.upstreams}
+    for entry in spec.upstreams:
+        if entry.fuse:
+            if entry.upstream or entry.ckpt or entry.normalize:
+                raise ConfigError(f"{where}: upstream {entry.name!r}: 'fuse' takes upstream, "
+                                  "ckpt and normalize from the fused entries; give none here")
+            if len(entry.fuse) < 2:
+                raise ConfigError(f"{where}: upstream {entry.name!r}: fuse needs two entries "
+                                  "or more")
+            for name in entry.fuse:
+                other = entries.get(name)
+                if other is None or other.fuse or "," in (other.upstream or other.name):
+                    raise ConfigError(f"{where}: upstream {entry.name!r}: fuse names "
+                                      f"{name!r}, which is not a single-upstream entry of "
+                                      "the sweep")
+    for hybrid in spec.hybrids:
+        if bool(hybrid.sources) == bool(hybrid.auto):
+            raise ConfigError(f"{where}: hybrid {hybrid.name!r} needs either 'from' "
+                              "(target: upstream entry) or 'auto' (upstream entries)")
+        named = list(hybrid.sources.values()) + list(hybrid.auto)
+        if not all(isinstance(n, str) for n in named):
+            raise ConfigError(f"{where}: hybrid {hybrid.name!r}: 'from' maps targets to "
+                              "upstream entry names, 'auto' lists them")
+        unknown = [n for n in named if n not in entries]
+        if unknown:
+            raise ConfigError(f"{where}: hybrid {hybrid.name!r} names {unknown}, which are not "
+                              f"upstream entries of the sweep ({sorted(entries)})")
 
 
 def load(path: str | Path) -> SweepSpec:
