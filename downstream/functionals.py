@@ -17,6 +17,8 @@ from torch import nn
 
 from emobench.upstream.featurizer import Featurizer
 
+SMALLEST = torch.finfo(torch.float32).tiny  # sqrt's argument where the variance is 0
+
 
 def functionals(mean: torch.Tensor, square: torch.Tensor | None, kind: str) -> torch.Tensor:
     """``(N, L, D)`` statistics -> ``(N, L, D)`` (mean) or ``(N, L, 2D)`` (mean and std).
@@ -24,12 +26,22 @@ def functionals(mean: torch.Tensor, square: torch.Tensor | None, kind: str) -> t
     >>> m, s = torch.tensor([[[1.0]]]), torch.tensor([[[5.0]]])  # E[h] = 1, E[h^2] = 5
     >>> functionals(m, s, "mean_std").tolist()
     [[[1.0, 2.0]]]
+
+    A zero variance gives a std of 0 with a gradient of 0, not NaN (the frames path of a
+    fine-tuned upstream backpropagates through it, downstream/multitask/frames.py):
+
+    >>> m = torch.tensor([[[1.0, 2.0]]], requires_grad=True)
+    >>> out = functionals(m, torch.tensor([[[5.0, 4.0]]]), "mean_std")  # variances 4 and 0
+    >>> out.sum().backward(); out.tolist(), m.grad.isfinite().all().item()
+    ([[[1.0, 2.0, 2.0, 0.0]]], True)
     """
     if kind == "mean":
         return mean
     if kind != "mean_std" or square is None:
         raise ValueError(f"functionals {kind!r}: mean, or mean_std with the mean of squares")
-    std = (square - mean * mean).clamp_min(0.0).sqrt()
+    variance = (square - mean * mean).clamp_min(0.0)
+    std = torch.where(variance > 0, variance.clamp_min(SMALLEST).sqrt(),
+                      torch.zeros_like(variance))
     return torch.cat([mean, std], dim=-1)
 
 

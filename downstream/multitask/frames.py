@@ -15,9 +15,8 @@ checkpoints store its fine-tuned weights.
 
 from __future__ import annotations
 
-from typing import Any
-
 import dataclasses
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,31 +25,12 @@ from torch import nn
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG
 from emobench.downstream.finetuning import fine_tuned
+from emobench.downstream.functionals import functionals
 from emobench.downstream.multitask.model import MultitaskModel
 from emobench.downstream.pooling import waveform
 from emobench.downstream.waveforms import WaveformDataset
 from emobench.upstream import FrozenUpstream
 from emobench.upstream.cache import statistics
-
-SMALLEST = torch.finfo(torch.float32).tiny
-
-
-def functionals(mean: torch.Tensor, square: torch.Tensor, kind: str) -> torch.Tensor:
-    """:func:`downstream.functionals.functionals` with a gradient that stays finite where the
-    variance is 0 (the std is then 0, as there, and its gradient 0 instead of NaN).
-
-    >>> m = torch.tensor([[[1.0, 2.0]]], requires_grad=True)
-    >>> s = torch.tensor([[[5.0, 4.0]]])  # variances 4 and 0
-    >>> out = functionals(m, s, "mean_std"); out.sum().backward()
-    >>> out.tolist(), m.grad.isfinite().all().item()
-    ([[[1.0, 2.0, 2.0, 0.0]]], True)
-    """
-    if kind == "mean":
-        return mean
-    variance = (square - mean * mean).clamp_min(0.0)
-    std = torch.where(variance > 0, variance.clamp_min(SMALLEST).sqrt(),
-                      torch.zeros_like(variance))
-    return torch.cat([mean, std], dim=-1)
 
 
 class FrameRows:
