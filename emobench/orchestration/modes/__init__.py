@@ -25,6 +25,10 @@ MODES.register("fuse", f"{_HERE}.fuse:run",
                            "from one (--from), rescored")
 MODES.register("sweep", f"{_HERE}.sweep:run",
                description="a whole table as a job graph (-c sweep file, --launcher, --dry-run)")
+MODES.register("relabel", f"{_HERE}.relabel:run",
+               description="EMO-SUPERB's LLM relabelling of typed descriptions (-c relabel config)")
+MODES.register("relabel_gain", f"{_HERE}.relabel:gain",
+               description="macro-F1 without vs with relabelled labels, relative gain (-p)")
 MODES.register("score_generation", f"{_HERE}.score_generation:run",
                description="ExVo-Generate: FID / HEEP / S_GEN of generated bursts (--generated)")
 
