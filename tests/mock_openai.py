@@ -9,6 +9,8 @@ kind of bad answer is produced on purpose:
 - ``UNKNOWNCLASS``: the first answer adds a class ``joy``
 - ``Garbled``: the first answer to its batch is not JSON
 - ``ALWAYSBAD``: every answer gives it a sum of 1.3
+- ``NANVALUE``: the first answer gives it a NaN (JSON's non-standard ``NaN`` literal)
+- ``EXTRAINDEX``: every answer also holds an item with index 99, not in the batch
 - ``script``: a list of (status, headers) to send before answering normally (429, 500, 401 ...)
 """
 
@@ -104,5 +106,9 @@ class MockServer:
                 item = dict(zip(self.classes, [1.3 * v for v in dist]))
             if "UNKNOWNCLASS" in words and self._first("UNKNOWNCLASS"):
                 item = {**dict(zip(self.classes, [0.9 * v for v in dist])), "joy": 0.1}
+            if "NANVALUE" in words and self._first("NANVALUE"):
+                item = {**item, "fear": float("nan")}
+            if "EXTRAINDEX" in words:
+                out["99"] = {**item, "reason": "an index the batch does not have"}
             out[str(index)] = {**item, "reason": f"mock reason for {words}"}
         return json.dumps(out)

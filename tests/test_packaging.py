@@ -47,7 +47,8 @@ def test_the_wheel_holds_the_namespace_and_the_data(tmp_path):
                      "emobench/corpora/emodb.py", "emobench/orchestration/cli.py",
                      "emobench/core/schemas/scores.schema.json",
                      "emobench/configs/emotion/emodb.yaml", "emobench/configs/sweeps/demo.yaml",
-                     "emobench/partitions/emodb.yaml"):
+                     "emobench/partitions/emodb.yaml", "emobench/corpora/relabel/job.py",
+                     "emobench/configs/relabel/emo_superb_prompt.txt"):
         assert expected in names, f"{expected} is not in {wheel.name}"
     configs = {p.relative_to(CHECKOUT).as_posix() for p in (CHECKOUT / "configs").rglob("*.yaml")}
     assert {f"emobench/{c}" for c in configs} <= names

@@ -173,3 +173,30 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         load_prompt(prompt)
     with pytest.raises(ConfigError, match="annotations .* is not set"):
         job.run(RelabelConfig(label_dir=str(DATA / "Primary")))
+
+
+def test_nan_in_an_answer_and_an_index_outside_the_batch_are_counted(tmp_path):
+    words = {"a01.wav": "NANVALUE", "a03.wav": "EXTRAINDEX"}
+    notes = annotations(tmp_path / "input.csv", {u: (w, reference(u)) for u, w in words.items()})
+    with MockServer() as server:
+        report = job.run(config(tmp_path, server, notes, batch_size=2, figure_examples=0))
+    counts = report["counts"]
+    assert counts["rejected:nan"] == 1 and report["listed"]["rejected:nan"] == [
+        "a01.wav: fear=nan"]
+    assert counts["unknown_index"] == 1 and report["listed"]["unknown_index"] == [
+        "batch 0 attempt 0 index 99"]  # ignored, counted
+    assert counts["reasked"] == 1 and report["accepted"] == 2 and report["fallback"] == 0
+    written = (tmp_path / "Primary_relabelled" / "relabel_output.csv").read_text().splitlines()
+    assert written[0] == "," + ",".join(CLASSES) + ",reason"
+    assert [line.split(",")[0] for line in written[1:]] == ["a01.wav", "a03.wav"]
+
+
+def test_the_key_comes_from_the_config_or_the_environment():
+    cfg = ClientConfig(base_url="http://127.0.0.1:1/v1", model="m", api_key_env="K")
+    assert endpoint(cfg, env={"K": "from-env"}).api_key == "from-env"
+    cfg.api_key = "from-config"
+    assert endpoint(cfg, env={"K": "from-env"}).api_key == "from-config"
+    with pytest.raises(Exception, match="no model named"):
+        endpoint(ClientConfig(), env={})
+    assert endpoint(ClientConfig(model="m"), env={}).url == \
+        "https://api.openai.com/v1/chat/completions"

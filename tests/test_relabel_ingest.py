@@ -9,6 +9,7 @@ import pytest
 
 from emobench.core.config import load_yaml
 from emobench.core.errors import LabelFileError
+from emobench.corpora.emotion_labels import read_labels
 from emobench.corpora.relabel import job
 from emobench.corpora.relabel.config import RelabelConfig
 from emobench.orchestration import relabel_gain
@@ -50,6 +51,13 @@ def test_ingest_reproduces_the_hand_written_label_files_exactly(tmp_path):
     assert saved["counts"] == report["counts"] and "written" not in saved
     assert (out / "relabel_examples.png").stat().st_size > 0
     assert report["figure_examples"][0] == "a08.wav"  # the largest change (L1 0.6)
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for i in range(1, 10):
+        (audio / f"a0{i}.wav").touch()
+    for fold in (1, 2):  # the training task accepts the merged files (sums, columns, splits)
+        table = read_labels(out, fold, audio, check_audio=False, allow_speaker_overlap=True)
+        assert len(table) == 9
 
 
 def test_ingest_bad_rows_are_errors_naming_file_and_line(tmp_path):

@@ -57,7 +57,7 @@ def endpoint(config: ClientConfig, env: dict[str, str] | None = None) -> Endpoin
     if not base.startswith(("http://", "https://")):
         raise UserError(f"relabel: client.base_url {base!r} is not an http(s) URL")
     return Endpoint(base.rstrip("/") + "/chat/completions", model,
-                    env.get(config.api_key_env) or None)
+                    config.api_key or env.get(config.api_key_env) or None)
 
 
 @dataclass

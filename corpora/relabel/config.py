@@ -22,12 +22,14 @@ class ClientConfig:
 
     ``base_url``, ``model`` and the key come from here or, when null, from the environment:
     ``OPENAI_BASE_URL`` (default https://api.openai.com/v1), ``OPENAI_MODEL``, and the variable
-    named by ``api_key_env`` (default ``OPENAI_API_KEY``; none: no Authorization header).
+    named by ``api_key_env`` (default ``OPENAI_API_KEY``; none: no Authorization header). The key
+    is never written to the report or the cache.
     """
 
     base_url: str | None = None
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
+    api_key: str | None = None  # prefer the environment: a key in a file is easily shared
     timeout_s: float = 120.0  # one request
     max_retries: int = 5  # network errors, timeouts, HTTP 429 and 5xx
     backoff_s: float = 2.0  # wait backoff_s * 2**attempt (or the server's Retry-After)

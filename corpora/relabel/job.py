@@ -50,13 +50,15 @@ def check(config: RelabelConfig) -> None:
         raise ConfigError("relabel config: " + "; ".join(problems))
 
 
-def output_csv(outcome: engine.Outcome) -> str:
-    """The accepted answers in the released output layout (first header cell empty)."""
+def output_csv(outcome: engine.Outcome, order: list[str]) -> str:
+    """The accepted answers in the released output layout (first header cell empty), in the
+    annotations' order."""
     buffer = _io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["", *outcome.classes, "reason"])
-    for uid, dist in outcome.adjusted.items():
-        writer.writerow([uid, *(f"{v:.6g}" for v in dist), outcome.reasons.get(uid, "")])
+    for uid in (u for u in order if u in outcome.adjusted):
+        writer.writerow([uid, *(f"{v:.6g}" for v in outcome.adjusted[uid]),
+                         outcome.reasons.get(uid, "")])
     return buffer.getvalue()
 
 
@@ -85,7 +87,7 @@ def run(config: RelabelConfig, client: ChatClient | None = None) -> dict[str, An
     written = [str(output_dir / name) for name in sorted(p.name for p in
                                                          output_dir.glob("labels_*.csv"))]
     if config.source == "llm":
-        written.append(str(io.write_text(output_dir / "relabel_output.csv", output_csv(outcome))))
+        written.append(str(io.write_text(output_dir / "relabel_output.csv", output_csv(outcome, annotations.ids))))
     picked = figure.pick(reference, outcome.adjusted, annotations.ids, config.figure_examples)
     if picked:
         words = dict(zip(annotations.ids, annotations.text))
