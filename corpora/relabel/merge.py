@@ -98,7 +98,11 @@ def merge_file(path: Path, classes: list[str], split_names: dict[str, str],
             tally.add(f"kept_in_split:{split}", f"{path.name}: {uid}")
             out.append(line)
             continue
-        old = np.array([float(row.fields[j]) for j in class_cols])
+        try:
+            old = np.array([float(row.fields[j]) for j in class_cols])
+        except ValueError:
+            raise LabelFileError(path, [f"line {number}: class values of {uid!r} are not "
+                                        f"numbers: {[row.fields[j] for j in class_cols]}"]) from None
         new = target(adjusted[uid], smoothing)
         if uid in reference and np.abs(target(reference[uid], smoothing) - old).max() \
                 > reference_tolerance:
