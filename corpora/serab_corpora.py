@@ -56,8 +56,9 @@ CAFE = CorpusSpec(
     naming="<Colère|Dégoût|Joie|Peur|Surprise|Tristesse>/<Faible|Fort>/AA-E-I-S.wav (actor "
            "01-12, emotion C D J P S T, intensity 1 Faible / 2 Fort, sentence 1-6), "
            "Neutre/AA-N-S.wav",
-    patterns=(ANY + r"(?:Colère/(?=\d\d-C-)|Dégoût/(?=\d\d-D-)|Joie/(?=\d\d-J-)|"
-              r"Peur/(?=\d\d-P-)|Surprise/(?=\d\d-S-)|Tristesse/(?=\d\d-T-))"
+    patterns=(ANY + r"(?:Colère(?=/[^/]+/\d\d-C-)|Dégoût(?=/[^/]+/\d\d-D-)|"
+              r"Joie(?=/[^/]+/\d\d-J-)|Peur(?=/[^/]+/\d\d-P-)|"
+              r"Surprise(?=/[^/]+/\d\d-S-)|Tristesse(?=/[^/]+/\d\d-T-))/"
               r"(?:Faible/(?=\d\d-.-1-)|Fort/(?=\d\d-.-2-))"
               r"(?P<speaker>0[1-9]|1[0-2])-(?P<emotion>[CDJPST])-(?P<intensity>[12])-"
               r"(?P<sentence>[1-6])\.(?:wav|aiff)",),
