@@ -86,6 +86,7 @@ class CorpusSpec:
     unit: Callable[[dict[str, str]], str] | None = None  # split unit; default the speaker
     scan: Callable[["CorpusSpec", Path], Scan] | None = None  # custom scanner (IEMOCAP)
     label_source: str = "acted labels"
+    count_note: str = ""  # appended to a count mismatch: known variants of the distribution
 
 
 def nfc_path(path: Path, root: Path) -> str:
@@ -168,7 +169,8 @@ def check(spec: CorpusSpec, root: Path, scan: Scan, expected: tuple[int, int],
             f"{root} is not the {spec.title} tree SERAB used: {source_of_counts} expects "
             f"{expected[0]} utterances of {expected[1]} speakers, found {found[0]} utterances "
             f"of {found[1]} speakers ({excluded} excluded by rule; naming rule: "
-            f"{spec.naming}). Nothing was written.")
+            f"{spec.naming}). {spec.count_note + ' ' if spec.count_note else ''}"
+            "Nothing was written.")
 
 
 def label_table(spec: CorpusSpec, items: list[Item], parts: dict[str, list[str]]) -> pd.DataFrame:

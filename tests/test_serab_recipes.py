@@ -119,8 +119,11 @@ def test_the_table1_count_check_refuses_a_wrong_tree_and_writes_nothing(name, tm
     utterances, table_speakers = TABLE1[name]
     message = (f"expects {utterances} utterances of {table_speakers} speakers, found "
                f"{len(files)} utterances of {speakers} speakers")
-    with pytest.raises(UserError, match=message):
+    with pytest.raises(UserError, match=message) as error:
         run(name, source, tmp_path / "out")
+    note = (serab_corpora.SPECS[name].count_note or "Nothing was written.").replace(
+        "\n", " ")
+    assert note in str(error.value) and str(error.value).endswith("Nothing was written.")
     with pytest.raises(UserError, match=f"expects {len(files) + 1} utterances"):
         run(name, source, tmp_path / "out", files, expected_utterances=len(files) + 1)
     assert not (tmp_path / "out").exists()
