@@ -120,7 +120,8 @@ def scan_files(spec: CorpusSpec, root: Path) -> Scan:
     patterns = [re.compile(p) for p in spec.patterns]
     excluded = [(re.compile(p), reason) for p, reason in spec.excluded.items()]
     for path in walk(root):
-        rel = nfc_path(path, root)
+        rel = nfc_path(path, root)  # matched in NFC; written as on disk (the audio's path)
+        disk = path.relative_to(root).as_posix()
         if is_apple_double(rel):
             scan.skipped["macOS metadata (._*, __MACOSX/)"] += 1
             continue
@@ -129,15 +130,15 @@ def scan_files(spec: CorpusSpec, root: Path) -> Scan:
             continue
         reason = next((r for p, r in excluded if p.fullmatch(rel)), None)
         if reason is not None:
-            scan.excluded.setdefault(reason, []).append(rel)
+            scan.excluded.setdefault(reason, []).append(disk)
             continue
         match = next((m for m in (p.fullmatch(rel) for p in patterns) if m), None)
         if match is None:
-            scan.unmatched.append(rel)
+            scan.unmatched.append(disk)
             continue
         groups = {k: v for k, v in match.groupdict().items() if v is not None}
         speaker = groups["speaker"]
-        scan.items.append(Item(rel, speaker, spec.emotions[groups["emotion"]],
+        scan.items.append(Item(disk, speaker, spec.emotions[groups["emotion"]],
                                spec.unit(groups) if spec.unit else speaker,
                                spec.gender(groups) if spec.gender else ""))
     return scan

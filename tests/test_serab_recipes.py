@@ -55,6 +55,7 @@ def check_written(name: str, target: Path, files: dict, audio_root: Path) -> pd.
     expected = unit_of.map({u: split_names[s] for s, us in units.items() for u in us})
     assert (frame["Split_Set"] == expected).all()
     assert units == seeded_split(set(unit_of), summary["split"]["fractions"], 0)
+    assert all((audio_root / name).is_file() for name in frame["FileName"])
     table = read_labels(target / "SERAB", 1, audio_root, check_audio=False)
     assert len(table) == len(files) and table.classes == classes
     return frame
@@ -198,7 +199,9 @@ def test_decomposed_unicode_folder_names_match(tmp_path):
     old = source / "CaFE_48k" / "Colère"
     old.rename(source / "CaFE_48k" / unicodedata.normalize("NFD", "Colère"))
     run("cafe", source, tmp_path / "out", files)
-    assert len(read(tmp_path / "out")[0]) == len(files)
+    names = read(tmp_path / "out")[0]["FileName"]
+    assert len(names) == len(files) and all((source / name).is_file() for name in names)
+    assert names.str.contains(unicodedata.normalize("NFD", "Colère")).sum() == 6
 
 
 def test_skipped_files_are_counted(tmp_path):
