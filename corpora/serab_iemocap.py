@@ -28,7 +28,7 @@ DIALOG_FILE = re.compile(r"Ses0(?P<session>[1-5])[FM]_(?:impro|script)[0-9a-z_]*
 LINE = re.compile(r"\[(?P<start>[0-9.]+) - (?P<end>[0-9.]+)\]\t(?P<utterance>\S+)\t"
                   r"(?P<label>\S+)\t\[[^\]]*\]")
 UTTERANCE = re.compile(r"Ses0(?P<session>[1-5])[FM]_(?:impro|script)[0-9a-z_]*_"
-                       r"(?P<sex>[FM])\d{3}")
+                       r"(?P<sex>[FM])[0-9A-Z]{3}")
 LABELS = ("ang", "hap", "exc", "sad", "neu", "fru", "sur", "fea", "dis", "oth", "xxx")
 FOUR = {"ang": "angry", "hap": "happy", "exc": "happy", "sad": "sad", "neu": "neutral"}
 SEX = {"F": "Female", "M": "Male"}
