@@ -13,3 +13,8 @@ RECIPES.register("exvo_support", "emobench.corpora.exvo_support:prepare",
                  description="few-shot support sets (Subject_ID,File_ID) from a data_info.csv")
 RECIPES.register("msp_podcast", "emobench.corpora.msp_podcast:prepare",
                  description="MSP-Podcast as IS25 releases it: checks it, writes is25_<test>.csv")
+for _corpus in ("aesdd", "cafe", "crema_d", "emodb", "emovo", "iemocap4", "ravdess", "savee",
+                "shemo"):  # SERAB's nine corpora: docs/serab_corpora.md
+    RECIPES.register(f"serab_{_corpus}", f"emobench.corpora.serab_corpora:{_corpus}",
+                     description=f"SERAB: {_corpus} with Table 1 count checks and SERAB's "
+                                 "seeded speaker split")
