@@ -92,8 +92,11 @@ def pooled_statistics(dataset: WaveformDataset, upstream: FrozenUpstream, normal
     prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
     start, seconds = time.perf_counter(), 0.0
     parts: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-    chunks = [range(first, min(first + batch_size, len(dataset)))
-              for first in range(0, len(dataset), batch_size)]
+    # batched as the cache extracts (one utterance at a time unless the upstream pads), so
+    # both ways give the same numbers bit for bit
+    size = batch_size if upstream.padded_batch else 1
+    chunks = [range(first, min(first + size, len(dataset)))
+              for first in range(0, len(dataset), size)]
     load, pin = functools.partial(waveform, dataset), device.type == "cuda"
     batches = prefetched(chunks, lambda chunk: load_batch(chunk, load, pin), prefetch)
     with contextlib.closing(batches):

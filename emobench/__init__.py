@@ -9,3 +9,12 @@ The repository's top level shows the architecture:
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``emobench.load_predictor``: imported on first use (the package itself stays light)."""
+    if name == "load_predictor":
+        import importlib
+
+        return importlib.import_module("emobench.orchestration.inference").load_predictor
+    raise AttributeError(f"module 'emobench' has no attribute {name!r}")

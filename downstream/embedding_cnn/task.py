@@ -37,6 +37,9 @@ from emobench.downstream.waveforms import Standardizer, WaveformDataset
 from emobench.upstream.embedding_cnn import INPUT_OF
 from emobench.upstream.window_cnn import FORMAT, NetworkSpec, WindowCNN, load
 
+NO_INFERENCE = ("it trains the window CNN that -u raw_cnn / -u zff_cnn load (-k its "
+                "dev-best.ckpt): run inference with the task trained on that upstream")
+
 CONFIG = EmbeddingCNNConfig
 SELECTION = ("val", "uar", True)  # split, metric, higher is better (used by --seeds)
 

@@ -3,6 +3,7 @@ predictions.csv, the leaderboard files and the layer weights."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +85,21 @@ def feature_path(ctx: RunContext, upstream: FrozenUpstream) -> FeaturePath:
                        ctx.device, data.cache_dir, data.cache_dtype, data.extract_precision)
 
 
+def exact_head(model: EmotionModel, path: FeaturePath) -> EmotionModel:
+    """The model in float64 on the pooled path (a copy), so that an utterance's probabilities
+    do not depend on which utterances share its batch (float32 matrix products can differ in
+    the last bits with the batch's size): evaluation and inference then write the same digits."""
+    return copy.deepcopy(model).double() if path.pooled else model
+
+
 @torch.no_grad()
 def predict(model: EmotionModel, path: FeaturePath, dataset, weights: torch.Tensor):
     """Probabilities of every utterance and the mean class-weighted loss over the split."""
     model.eval()
+    dtype = next(model.parameters()).dtype
     probs, total = [], 0.0
     for inputs, labels, _ in path.loader(dataset):
-        logits = path.logits(model, inputs)
+        logits = path.logits(model, inputs.to(dtype) if path.pooled else inputs)
         total += float(soft_label_loss(logits, labels.to(path.device), weights)) * len(labels)
         probs.append(torch.softmax(logits, dim=-1).cpu())
     return torch.cat(probs).double().numpy(), total / len(dataset)
@@ -122,7 +131,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     for split in ("dev", "test"):
         part = table.subset(split)
         dataset = EmotionDataset(part, cfg.data.max_seconds, standardizer, preload=False)
-        probs, loss = predict(model, path, path.dataset(dataset), weights)
+        probs, loss = predict(exact_head(model, path), path, path.dataset(dataset), weights)
         metrics[split] = {**all_metrics(part.labels, probs), "loss": loss}
         constant = np.tile(best_constant_probs(part.labels), (len(part), 1))
         baselines[split] = all_metrics(part.labels, constant)

@@ -26,6 +26,7 @@ from emobench.downstream.emotion.evaluation import (CHECKPOINT_FORMAT, NAME, bui
                                                     read_table, upstream_of)
 from emobench.downstream.emotion.features import (FeaturePath, pooled_variance_ratio,
                                                   variance_ratio)
+from emobench.downstream.emotion.inference import infer
 from emobench.downstream.emotion.loss import class_balanced_weights, soft_label_loss
 from emobench.downstream.emotion.metrics import all_metrics
 from emobench.downstream.emotion.model import EmotionModel
@@ -34,7 +35,7 @@ from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, 
 from emobench.upstream import FrozenUpstream
 
 __all__ = ["CONFIG", "NAME", "SELECTION", "check", "demo", "evaluate", "evaluate_checkpoint",
-           "extract", "folds", "predict", "train"]
+           "extract", "folds", "infer", "predict", "train"]
 
 CONFIG = EmotionConfig
 SELECTION = ("dev", "macro_f1", True)  # split, metric, higher is better (used by --seeds)

@@ -38,6 +38,10 @@ from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, 
                                          index_batches)
 from emobench.upstream import FrozenUpstream
 
+NO_INFERENCE = ("ExVo few-shot adapts the model to each test speaker from that speaker's "
+                "labelled support clips: predicting unlabelled new audio is not defined; score "
+                "a label table with -m evaluate instead")
+
 CONFIG = FewShotConfig
 NAME = "exvo_fewshot"
 CHECKPOINT_FORMAT = "emobench-exvo-fewshot-1"

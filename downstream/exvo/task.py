@@ -14,10 +14,11 @@ from typing import Any
 
 from emobench.downstream.exvo.config import ExVoConfig
 from emobench.downstream.multitask.task import (EARLY_FUSION, check, evaluate,
-                                                evaluate_checkpoint, extract, selection_of, train)
+                                                evaluate_checkpoint, extract, infer,
+                                                selection_of, train)
 
 __all__ = ["CONFIG", "EARLY_FUSION", "SELECTION", "check", "demo", "evaluate",
-           "evaluate_checkpoint", "extract", "selection_of", "train"]
+           "evaluate_checkpoint", "extract", "infer", "selection_of", "train"]
 
 CONFIG = ExVoConfig
 SELECTION = ("val", "s_mtl", True)  # split, metric, higher is better (used by --seeds)

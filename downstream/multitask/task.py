@@ -26,8 +26,8 @@ from emobench.core.experiment import LOG, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.functionals import functionals
-from emobench.downstream.multitask import (frames, ranges, results, sampling, scoring,
-                                          speaker, text_inputs)
+from emobench.downstream.multitask import (frames, inference, ranges, results, sampling,
+                                          scoring, speaker, text_inputs)
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
                                                   selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
@@ -95,7 +95,7 @@ def _waveforms(cfg: MultitaskConfig, table: TargetTable,
     return WaveformDataset(table.paths, cfg.data.max_seconds, standardizer, False, table.source)
 
 
-def _features(ctx: RunContext, waveforms: WaveformDataset,
+def features_of(ctx: RunContext, waveforms: WaveformDataset,
               upstream: FrozenUpstream) -> torch.Tensor:
     """``(N, L, F)`` functionals of every utterance, from the cache (extracted where missing);
     with a fine-tuned upstream, their stand-in for the frames path (frames.py)."""
@@ -109,7 +109,7 @@ def _features(ctx: RunContext, waveforms: WaveformDataset,
     return functionals(stats["mean"], stats.get("square"), cfg.model.functionals)
 
 
-def _model(ctx: RunContext, upstreams: Upstreams, feature_dim: int | list[int],
+def model_of(ctx: RunContext, upstreams: Upstreams, feature_dim: int | list[int],
            targets: list[Target], features) -> MultitaskModel:
     """Speech input branches (+ text: fusion.py) -> trunk -> heads; behind the upstream on the
     frames path when it is fine-tuned (frames.py)."""
@@ -178,7 +178,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     waveforms = _waveforms(cfg, table)
     # every split (extraction sees no labels), from each upstream's own cache entry
     features = text_inputs.attach(ctx, table, upstream.features(
-        lambda view, one: _features(view, waveforms, one)))
+        lambda view, one: features_of(view, waveforms, one)))
     val_rows = sampling.validation_rows(cfg, table, ctx.seed)  # data_handling.val_per_class
     train_x, val_x = features[table.splits == "train"], features[val_rows]
     val = table.take(val_rows)
@@ -186,7 +186,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     every = np.ones(len(val), dtype=bool)
 
     seed_everything(ctx.seed)
-    model = _model(ctx, upstream, dims(features), targets, features)
+    model = model_of(ctx, upstream, dims(features), targets, features)
     if cfg.model.standardize_features:
         model.fit_standardization(train_x.to(ctx.device))
 
@@ -225,12 +225,13 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     if features is None:
         waveforms = _waveforms(cfg, table, Standardizer(**saved["standardizer"]))
         features = text_inputs.attach(ctx, table, upstream.features(
-            lambda view, one: _features(view, waveforms, one)))
+            lambda view, one: features_of(view, waveforms, one)))
     text_inputs.check_checkpoint(saved, features, checkpoint)
-    model = _model(ctx, upstream, saved["feature_dim"], targets, features)
+    model = model_of(ctx, upstream, saved["feature_dim"], targets, features)
     model.load_state_dict(saved["model"])
-    pred = ranges.map_by_split(cfg, targets, scoring.predict(model, features, targets,
-                                                             ctx.device), table.splits)
+    raw = scoring.predict(model, features, targets, ctx.device)
+    pred = ranges.map_by_split(cfg, targets, raw, table.splits)
+    inference.write_state(outdir, cfg, targets, raw, table.splits)  # for -m inference
 
     done = results.score(cfg, table, targets, pred)
     results.write_outputs(outdir, cfg, table, targets, pred, done, upstream.name)
@@ -245,6 +246,11 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                "data_handling": sampling.record(cfg, table, ctx.seed)})
     scores.write(outdir / "scores.json", result)
     return result
+
+
+def infer(ctx: RunContext, sources) -> Any:
+    """``-m inference``: predictions for new audio (downstream/multitask/inference.py)."""
+    return inference.infer(ctx, sources, CHECKPOINT_FORMAT, features_of, model_of)
 
 
 def extract(ctx: RunContext, shard: tuple[int, int]) -> int:

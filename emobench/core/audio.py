@@ -63,6 +63,23 @@ def load(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None =
         raise AudioError(f"{path}: unreadable audio ({exc})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: audio has zero length")
+    return prepare(data, native, sample_rate, max_seconds)
+
+
+def prepare(data: np.ndarray, native: int, sample_rate: int = SAMPLE_RATE,
+            max_seconds: float | None = None) -> torch.Tensor:
+    """What :func:`load` does after reading: ``data`` (samples, or samples x channels) at
+    ``native`` Hz -> mono float32 at ``sample_rate``, first ``max_seconds``. An in-memory array
+    goes through the same steps as a file (the same resampling context is read first).
+
+    >>> prepare(np.ones((8, 2), dtype=np.float32), 16_000).tolist()[:3]
+    [1.0, 1.0, 1.0]
+    """
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    if max_seconds is not None:  # what load reads from disk: the cut plus resampling context
+        data = data[: math.ceil(max_seconds * native) + 64]
     wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if native != sample_rate:
         wav = AF.resample(wav, native, sample_rate)

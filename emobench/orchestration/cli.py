@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generated", help="score_generation: folder of generated clips, one "
                                         "subfolder per targeted emotion")
     p.add_argument("--ratings", help="score_generation: CSV of human ratings (HEEP, S_GEN)")
+    p.add_argument("--audio", help="inference: an audio file, a folder of them or a .txt list")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 

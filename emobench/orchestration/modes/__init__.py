@@ -12,6 +12,9 @@ MODES.register("train", f"{_HERE}.train:run",
                description="train (select on dev, evaluate dev and test); --folds, --seeds, -a")
 MODES.register("evaluate", f"{_HERE}.evaluate:run",
                description="evaluate a checkpoint or experiment folder (-e)")
+MODES.register("inference", f"{_HERE}.inference:run",
+               description="predict new audio with a trained model (-e, --audio file|folder|"
+                           "list.txt): one CSV row per file")
 MODES.register("extract", f"{_HERE}.extract:run",
                description="fill the pooled-feature cache (--shard i/n for parallel jobs)")
 MODES.register("prepare", f"{_HERE}.prepare:run",
