@@ -41,6 +41,7 @@ class Request:
     fuse_from: str | None = None  # --from
     generated: str | None = None  # score_generation: --generated
     ratings: str | None = None  # score_generation: --ratings
+    html: bool = False  # report: --html
     verbose: bool = False
     argv: tuple[str, ...] = field(default=())  # the command line as typed (for provenance)
 
@@ -58,7 +59,7 @@ class Request:
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
                    fuse_from=args.fuse_from, generated=args.generated, ratings=args.ratings,
                    verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
-                   trainable_layers=args.upstream_trainable_layers)
+                   trainable_layers=args.upstream_trainable_layers, html=args.html)
 
     def but(self, **changes) -> "Request":
         """A copy with ``changes`` (e.g. one fold's folder and override)."""
