@@ -9,38 +9,9 @@ from pathlib import Path
 import pytest
 
 from emobench.core import io
-from emobench.core.registry import UnknownNameError
-from emobench.core.aggregate import folds
 from emobench.orchestration import tables
 from emobench.orchestration.leaderboard import figures
-from emobench.upstream import upstream_info
-
-SHA = "ab" * 32
-
-
-def aggregate(root: Path, upstream: str, corpus: str, condition: str, values: list[float],
-              weights: list[float] | None = None, record: dict | None = None,
-              **main_extra) -> Path:
-    """An aggregate.json over fold runs whose scores.json (fold<k>/) name their checkpoint."""
-    folder = root / f"{upstream}_{corpus}_{condition}"
-    try:  # by default the published shapes were measured
-        info = upstream_info(upstream)
-        shapes = {"measured": {"hidden_states": info.hidden_states, "dim": info.dim}}
-    except UnknownNameError:  # a named row
-        shapes = {}
-    runs = {k + 1: {"task": "emotion", "corpus": corpus, "condition": condition,
-                    "upstream": {"name": upstream, "checkpoint_sha256": SHA,
-                                 **(shapes if record is None else record)},
-                    "main_metric": {"name": "macro_f1", "split": "test"},
-                    "metrics": {"test": {"macro_f1": v}}, "per_class": {}}
-            for k, v in enumerate(values)}
-    for k, run in runs.items():
-        io.write_json(folder / f"fold{k}" / "scores.json", run)
-        if weights:
-            io.write_json(folder / f"fold{k}" / "layer_weights.json", {"weights": weights})
-    data = folds(runs, {k: weights for k in runs} if weights else None)
-    data["main"].update(main_extra)
-    return io.write_json(folder / "aggregate.json", data)
+from report_helpers import SHA, aggregate
 
 
 @pytest.fixture()
