@@ -76,7 +76,7 @@ class Browser:
         self._read, from_browser = os.pipe()
 
         def to_3_and_4() -> None:  # in the child: the pipes become its descriptors 3 and 4
-            high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser, from_browser)]
+            high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_browser, from_browser)]
             os.dup2(high[0], 3)
             os.dup2(high[1], 4)
 
@@ -84,7 +84,8 @@ class Browser:
             [ensure_installed(), *FLAGS, "--remote-debugging-pipe",
              f"--user-data-dir={self.profile.name}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(3, 4), preexec_fn=to_3_and_4)
+            close_fds=False, preexec_fn=to_3_and_4)  # Python's own descriptors are not
+        # inheritable (PEP 446): only 0-2 and the two dup2'ed above reach Chromium
         os.close(to_browser)
         os.close(from_browser)
         self._buffer = b""

@@ -3,7 +3,8 @@
 - ``radar.png``: only rows whose every cell is complete; with none (or fewer than three
   conditions) no file is written (a stale one is removed) and the reason is given in the caption.
 - ``layer_weights_<row>.png``: per condition, the mean softmax weight of every hidden state over
-  the cell's runs with the band mean ± std over them, the uniform weight 1/L, y from 0.
+  the cell's runs with the band mean ± std over them, the uniform weight 1/L, y from 0 (not
+  drawn for an upstream of one hidden state: said in the caption).
 - ``confusion_<row>_<condition>.png`` and ``per_class_f1_<row>_<condition>.png`` (emotion): the
   row-normalised confusion matrix of the test predictions pooled over the cell's runs (truth:
   the class of largest label weight, ties to the first in class order; prediction: the class of
@@ -63,8 +64,14 @@ def radar(table: Any, path: Path) -> tuple[Path | None, str | None]:
         for row in rows:
             values = [table.cells[(row, c)][0] for c in table.columns]
             ax.plot(list(angles) + [angles[0]], values + values[:1], label=row, linewidth=1.2)
+        top = max(table.cells[(r, c)][0] for r in rows for c in table.columns)
+        ax.set_ylim(0, 1.0 if 0 < top <= 1 else max(top * 1.1, 1e-9))  # scores in [0, 1]
+        ax.yaxis.set_major_locator(plots.plt.MaxNLocator(4))
+        ax.set_rlabel_position(float(np.degrees(angles[1] / 2)))  # between the first two axes
+        ax.tick_params(axis="y", labelsize=6, colors="grey")
         ax.set_xticks(angles)
         ax.set_xticklabels(table.columns)
+        ax.tick_params(axis="x", pad=10)
         ax.set_title(f"{table.metric}, complete rows", pad=14)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
         return plots.save(fig, path), None
@@ -88,9 +95,9 @@ def layer_weights(table: Any, row: str, path: Path) -> Path | None:
             curves[column] = np.array(runs, dtype=float)
         elif (row, column) in table.weights:
             curves[column] = np.array([table.weights[(row, column)]], dtype=float)
-    if not curves:
+    layers = max((c.shape[1] for c in curves.values()), default=0)
+    if layers < 2:  # one hidden state: its weight is 1, nothing to show
         return None
-    layers = max(c.shape[1] for c in curves.values())
     with plots.plt.rc_context(FONT):
         fig, ax = plots.plt.subplots(figsize=(TWO_COLUMNS if layers > 8 else ONE_COLUMN, 2.4))
         top = 0.0
@@ -111,7 +118,7 @@ def layer_weights(table: Any, row: str, path: Path) -> Path | None:
         ax.set_xlabel("hidden state (0 = input features)")
         ax.set_ylabel("softmax weight")
         ax.set_title(f"{row}: layer weights (band: ± std over runs)")
-        ax.legend(frameon=False)
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
         return plots.save(fig, path)
 
 
@@ -189,10 +196,15 @@ def per_class_f1(table: Any, key: tuple[str, str], path: Path) -> Path | None:
 
 def write_all(table: Any, out: Path, task: str) -> list[Path]:
     """Every figure of the table; the reasons for figures not drawn go to ``table.messages``."""
-    written = []
+    written, single = [], []
     for row in table.rows:
         figure = layer_weights(table, row, out / f"layer_weights_{safe(row)}.png")
         written += [figure] if figure else []
+        if figure is None and any(len(w) == 1 for (r, _), w in table.weights.items() if r == row):
+            single.append(row)
+    if single:
+        table.messages.append(f"layer weights: not drawn for {', '.join(single)} (one hidden "
+                              "state, whose weight is 1)")
     figure, reason = radar(table, out / "radar.png")
     written += [figure] if figure else []
     if reason:

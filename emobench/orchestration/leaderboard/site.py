@@ -81,18 +81,37 @@ def _main_table(table: Any) -> str:
             + "\n".join(rows) + "</tbody></table>")
 
 
-def _baseline(aggregate: dict[str, Any] | None) -> float | None:
-    """The constant baseline of the main metric, when the aggregate carries one."""
+def _number(value: Any) -> float | None:
+    if isinstance(value, dict):  # {"mean": x, ...}
+        value = value.get("mean")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _baseline(table: Any, key: tuple[str, str]) -> float | None:
+    """The best constant predictor's score of the main metric: the aggregate's ``baselines``
+    when it carries them, else the mean of what the cell's runs recorded in scores.json."""
+    aggregate = table.sources.get(key)
     if not aggregate:
         return None
-    main, found = aggregate["main"], aggregate.get("baselines") or {}
-    value = (found.get(main["split"]) or {}).get(main["name"]) if isinstance(found, dict) else None
-    return value if isinstance(value, (int, float)) else None
+    split, name = aggregate["main"]["split"], aggregate["main"]["name"]
+    found = _number(((aggregate.get("baselines") or {}).get(split) or {}).get(name))
+    if found is not None:
+        return found
+    values = []
+    for folder in table.runs.get(key, []):
+        try:
+            scores = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        values.append(_number(((scores.get("baselines") or {}).get(split) or {}).get(name)))
+    if not values or None in values:
+        return None
+    return sum(values) / len(values)
 
 
 def _condition_table(table: Any, column: str, index: int) -> str:
-    header = ["upstream", "mean", "std", "n", "CI low", "CI high", "mark", "constant baseline",
-              "status", "runs"]
+    header = ["upstream", "mean", "std", "n", "CI low", "CI high", "mark",
+              "best constant predictor", "status", "runs"]
     rows = []
     for row in table.rows:
         cell = table.cell((row, column))
@@ -102,7 +121,7 @@ def _condition_table(table: Any, column: str, index: int) -> str:
         links = " ".join(f'<a href="runs/{run_id((row, column), f)}.html">{escape(f.name)}</a>'
                          for f in table.runs.get((row, column), []))
         status = "partial" if cell.partial else "complete"
-        baseline = _baseline(table.sources.get((row, column)))
+        baseline = _baseline(table, (row, column))
         rows.append("<tr>" + "".join([
             f'<td class="name">{escape(row)}</td>', _td(fmt(cell.mean), cell.mean),
             _td(fmt(cell.std) if cell.runs > 1 else MISSING, cell.std if cell.runs > 1 else None),
@@ -128,7 +147,9 @@ def _index(table: Any, task: str, out: Path) -> str:
              _main_table(table),
              '<ul class="caption">' + "".join(f"<li>{escape(line)}</li>"
                                              for line in caption(table)) + "</ul>",
-             "<p class=\"caption\">Click a column header to sort.</p>",
+             "<p class=\"caption\">Click a column header to sort. Per condition below: the "
+             "cells' fields, the best constant predictor's score on the same split (the "
+             "aggregate's, else the mean of what the runs recorded), links to every run.</p>",
              _figure(out, "radar.png", "radar over the complete rows")]
     for row in table.rows:
         parts.append(_figure(out, f"layer_weights_{safe(row)}.png", f"{row}: layer weights"))
