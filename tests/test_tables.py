@@ -37,7 +37,8 @@ def test_table_layout_missing_partial_cells_and_average(results: Path):
     # the partial cell: 2 of CREMA-D's 5 folds, marked; a single run: no std, n=1
     assert f"| apc | {short} | 4 | – | 0.4500 ± 0.0707 n=2/5 partial | – | 0.7000 n=1 |" in md, md
     assert "0.8000 n=1 |" in md and "0.8000 ± 0.0000" not in md
-    assert "| upstream | checkpoint | params (M) | Average | CREMA-D | IEMOCAP | demo/labels |" in md
+    header = "| upstream | checkpoint | params (M) | Average | CREMA-D | IEMOCAP | demo/labels |"
+    assert header in md
     assert "partial cells are left out of the Average" in md
     csv_text = tables.to_csv(table)
     assert csv_text.splitlines()[2] == f"apc,{short},4,,0.4500 ± 0.0707 n=2/5 partial,,0.7000 n=1"
@@ -146,3 +147,22 @@ def test_two_results_for_one_cell_are_an_error(results: Path):
     aggregate(results / "again", "apc", "demo", "labels", [0.1])
     with pytest.raises(ValueError, match="two results"):
         tables.build(tables.collect(results))
+
+
+def test_a_cell_of_fewer_seeds_than_the_others_is_partial(tmp_path: Path):
+    from emobench.core.seeds import cell
+
+    def run(value: float) -> dict:
+        return {"task": "multitask", "corpus": "demo", "condition": "x",
+                "upstream": {"name": "fbank_no_cmvn", "checkpoint_sha256": SHA},
+                "metrics": {"val": {"s": value}, "test": {"s": value}},
+                "main_metric": {"name": "s", "split": "test", "higher_is_better": True}}
+
+    io.write_json(tmp_path / "a" / "aggregate.json",
+                  {**cell({1: run(0.5), 2: run(0.6), 3: run(0.7)}), "row": "a"})
+    io.write_json(tmp_path / "b" / "aggregate.json", {**cell({1: run(0.4)}), "row": "b"})
+    table = tables.build(tables.collect(tmp_path, "multitask"))
+    md = tables.markdown(table)
+    assert "| 0.4000 (0.4000) n=1/3 partial |" in md, md
+    assert "0.6000 ± 0.1000 (0.7000) n=3 |" in md
+    assert table.average("b") is None and table.average("a") == pytest.approx(0.6)

@@ -3,13 +3,14 @@
 Every condition-level ``aggregate.json`` (written by ``--folds``, or by a sweep's aggregation)
 under a results root is one cell: upstream x condition, the mean over folds of the test macro-F1
 (EMO-SUPERB), or for a task without folds the mean +- std over seeds of its main metric and, in
-brackets, the value of the seed that is best on validation (ExVo's papers report both). The table has EMO-SUPERB's
-Table 2 layout (rows: upstreams with their checkpoint and parameter count; columns: Average, then
-the conditions). A cell shows its number of folds (x seeds) and is marked ``partial`` when it
-has fewer than its condition has (or fewer seeds than the others: :mod:`.leaderboard.cells`); a
-cell without results is shown as missing, never filled, and the Average is given only for rows
-whose every cell is complete. Rows are identified by upstream and checkpoint hash, tiny
-checkpoints flagged (:mod:`.leaderboard.identity`). Figures: :mod:`.leaderboard.figures`.
+brackets, the value of the seed that is best on validation (ExVo's papers report both). The
+table has EMO-SUPERB's Table 2 layout (rows: upstreams with their checkpoint and parameter
+count; columns: Average, then the conditions). A cell shows its number of folds (x seeds) and
+is marked ``partial`` when it has fewer than its condition has (or fewer seeds than the others:
+:mod:`.leaderboard.cells`); a cell without results is shown as missing, never filled, and the
+Average is given only for rows whose every cell is complete. Rows are identified by upstream
+and checkpoint hash, tiny checkpoints flagged (:mod:`.leaderboard.identity`). Figures:
+:mod:`.leaderboard.figures`; the HTML site: :mod:`.leaderboard.site`.
 """
 
 from __future__ import annotations

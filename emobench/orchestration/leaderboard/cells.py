@@ -113,8 +113,10 @@ def from_aggregate(a: dict[str, Any]) -> Cell:
 def ci_note(cells: list[Cell]) -> str | None:
     """The caption's line on the intervals, from the first cell that has one.
 
-    >>> ci_note([Cell(0.5, 0.0, 1, ci={"level": 0.95, "unit": "speaker", "resamples": 1000})])
-    '[low, high]: 95% bootstrap confidence interval of the test score (resampling speakers, 1000 resamples)'
+    >>> print(ci_note([Cell(0.5, 0.0, 1, ci={"level": 0.95, "unit": "speaker",
+    ...                                     "resamples": 1000})]))  # doctest: +NORMALIZE_WHITESPACE
+    [low, high]: 95% bootstrap confidence interval of the test score
+    (resampling speakers, 1000 resamples)
     """
     for cell in cells:
         if cell.ci:
