@@ -38,6 +38,12 @@ def site(tmp_path: Path) -> Path:
     aggregate(root, "wavlm_large", "demo", "arousal", [0.9] * 5, full_runs=True,
               record={"checkpoint": "/ck/tiny.ckpt",
                       "measured": {"hidden_states": 3, "dim": 16, "params_m": 0.01}})
+    run = root / "wavlm_large_demo_labels" / "fold1" / "scores.json"
+    scores = json.loads(run.read_text())  # the optional fields of a run's scores (statistics)
+    scores["metrics"]["test"]["ci"] = {"macro_f1": {"low": 0.5, "high": 0.7, "level": 0.95}}
+    scores["ceiling"] = {"test": {"absent_classes": ["Sad"], "perfect_macro_f1": 0.75}}
+    scores["provenance"] = {"label_sha256": "cd" * 32}
+    run.write_text(json.dumps(scores))
     assert main(["-m", "report", "-p", str(root), "--html"]) == 0
     return root / "report"
 
@@ -81,10 +87,13 @@ def test_the_leaderboard_loads_cleanly_and_shows_table_json(chromium: str, site:
     pages = [unquote(urlparse(link).path) for link in links if "/runs/" in link]
     assert len(pages) == 3 * 5 + 2  # every run of every cell (apc on demo/labels: 2 folds)
     with Browser() as browser:
-        browser.load(Path(pages[0]).as_uri())
+        browser.load((site / "runs" / "wavlm_large_demo_labels_fold1.html").as_uri())
         assert browser.problems() == []
         text = browser.evaluate("document.body.innerText")
         assert "config.yaml" in text and "checkpoint_sha256" in text
+        assert "perfect_macro_f1" in text and "label_sha256" in text and '"high": 0.7' in text
+        assert browser.evaluate("document.querySelector('table th:last-child').textContent") \
+            == "macro_f1"  # the interval is not a metric column
         hrefs = browser.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.href)")
     targets = [Path(unquote(urlparse(h).path)) for h in hrefs]
     assert all(t.is_file() for t in targets), targets

@@ -44,8 +44,11 @@ class Checkpoint:
 
         >>> Checkpoint("ab" * 32, None, ("tiny",)).label()
         'abababababab (tiny)'
+        >>> Checkpoint(None, None, ("unknown",)).label()
+        'unknown'
         """
-        return self.short + (f" ({', '.join(self.flags)})" if self.flags else "")
+        flags = [f for f in self.flags if f != "unknown" or self.sha256]
+        return self.short + (f" ({', '.join(flags)})" if flags else "")
 
     def as_dict(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "short": self.short, "path": self.path,

@@ -168,7 +168,8 @@ def _index(table: Any, task: str, out: Path) -> str:
 
 def _metrics(scores: dict[str, Any]) -> str:
     splits = scores.get("metrics") or {}
-    names = sorted({n for values in splits.values() for n in values})
+    names = sorted({n for values in splits.values() for n, v in values.items()
+                    if isinstance(v, (int, float))})  # dict entries (ci, ceiling): below
     rows = ["<tr>" + f'<td class="name">{escape(split)}</td>'
             + "".join(_td(fmt(values.get(n)) if isinstance(values.get(n), (int, float))
                           else MISSING, values.get(n) if isinstance(values.get(n), (int, float))
@@ -189,9 +190,11 @@ def _run_page(key: tuple[str, str], folder: Path, out: Path) -> str:
     blocks = {"upstream": scores.get("upstream"), "upstreams": scores.get("upstreams"),
               "toolkit": scores.get("toolkit"), "provenance": scores.get("provenance"),
               "seed": scores.get("seed"), "fold": scores.get("fold"),
-              "ci": {s: v.get("ci") for s, v in (scores.get("metrics") or {}).items()
-                     if isinstance(v, dict) and v.get("ci")} or scores.get("ci"),
-              "ceiling": scores.get("ceiling"), "baselines": scores.get("baselines"),
+              "per_split": {s: {k: x for k, x in v.items() if isinstance(x, dict)}
+                            for s, v in (scores.get("metrics") or {}).items()
+                            if any(isinstance(x, dict) for x in v.values())},
+              "ci": scores.get("ci"), "ceiling": scores.get("ceiling"),
+              "baselines": scores.get("baselines"),
               "warnings": scores.get("warnings")}
     shown = {k: v for k, v in blocks.items() if v not in (None, {}, [])}
     body = [f"<h1>{escape(key[0])} on {escape(key[1])}: {escape(folder.name)}</h1>",
