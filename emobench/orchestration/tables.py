@@ -209,7 +209,7 @@ def build(aggregates: list[dict[str, Any]],
     identities = {u: identity.of_row(row_checkpoints.get(u, [])) for u in upstreams}
     params = {}
     for u in upstreams:
-        if identities[u].params_m is not None:  # measured on the loaded checkpoint
+        if identities[u].params_m is not None and kinds.get(u) != "hybrid":  # measured
             params[u] = identities[u].params_m
             continue
         try:  # early fusion "a+b": the sum; a hybrid has none; a tiny checkpoint: unknown
