@@ -66,7 +66,10 @@ def test_report_builds_the_table_from_results(corpus: Path, workdir: Path, capsy
     assert len(rows) == 4 and "fbank_no_cmvn" in table and "egemaps" in table
     assert "test macro_f1: mean ± sample std over folds" in table
     assert "n=2/5 partial" in table  # 2 of the demo's 5 folds
-    assert (root / "report" / "layer_weights_fbank_no_cmvn.png").is_file()
+    # one hidden state: its weight is 1, so no figure, and the caption says so
+    assert not (root / "report" / "layer_weights_fbank_no_cmvn.png").exists()
+    (line,) = [x for x in table.splitlines() if x.startswith("layer weights: not drawn for")]
+    assert "fbank_no_cmvn" in line and "egemaps" in line and "one hidden state" in line
 
 
 def test_bad_fold_lists_are_refused(corpus: Path, capsys):
