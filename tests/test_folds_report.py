@@ -61,11 +61,15 @@ def test_report_builds_the_table_from_results(corpus: Path, workdir: Path, capsy
         shutil.copytree(Path("results/downstream") / name, root / name)
     assert main(["-m", "report", "-p", str(root)]) == 0
     table = (root / "report" / "table.md").read_text()
-    assert "| upstream | params (M) | Average | demo/labels |" in table
+    assert "| upstream | checkpoint | params (M) | Average | demo/labels |" in table
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert len(rows) == 4 and "fbank_no_cmvn" in table and "egemaps" in table
-    assert table.splitlines()[-1] == "test macro_f1: mean over folds"
-    assert (root / "report" / "layer_weights_fbank_no_cmvn.png").is_file()
+    assert "test macro_f1: mean ± sample std over folds" in table
+    assert "n=2/5 partial" in table  # 2 of the demo's 5 folds
+    # one hidden state: its weight is 1, so no figure, and the caption says so
+    assert not (root / "report" / "layer_weights_fbank_no_cmvn.png").exists()
+    (line,) = [x for x in table.splitlines() if x.startswith("layer weights: not drawn for")]
+    assert "fbank_no_cmvn" in line and "egemaps" in line and "one hidden state" in line
 
 
 def test_bad_fold_lists_are_refused(corpus: Path, capsys):
@@ -73,3 +77,25 @@ def test_bad_fold_lists_are_refused(corpus: Path, capsys):
                  "9", "-o", f"data.label_dir={corpus},,data.audio_root={corpus.parent / 'audio'}"
                  ",,train.epochs=1"]) == 2
     assert "no fold [9]" in capsys.readouterr().err
+
+
+def test_a_tiny_checkpoint_is_flagged_in_the_report(corpus: Path, workdir: Path):
+    from emobench.upstream import make_tiny, upstream_info
+
+    checkpoint = workdir / "tiny_apc.ckpt"
+    make_tiny("apc_960hr", checkpoint, seed=0)
+    train(corpus, "apc_960hr", "tiny_apc", "1", "-k", str(checkpoint))
+    root = workdir / "tiny_only"
+    shutil.copytree(Path("results/downstream") / "tiny_apc", root / "tiny_apc")
+    assert main(["-m", "report", "-p", str(root)]) == 0
+    table = json.loads((root / "report" / "table.json").read_text())
+    identity = table["checkpoints"]["apc_960hr"]
+    run = scores.read(root / "tiny_apc" / "fold1" / "scores.json")
+    assert identity["sha256"] == run["upstream"]["checkpoint_sha256"]
+    assert identity["flags"] == ["tiny"] and identity["path"] == str(checkpoint)
+    measured = run["upstream"]["measured"]
+    assert measured["dim"] != upstream_info("apc_960hr").dim
+    assert table["params_m"]["apc_960hr"] == measured["params_m"] < 1  # not the published 4 M
+    row = next(line for line in (root / "report" / "table.md").read_text().splitlines()
+               if line.startswith("| apc_960hr |"))
+    assert f"| {identity['short']} (tiny) |" in row and "n=1/5 partial" in row

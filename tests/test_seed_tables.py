@@ -46,12 +46,12 @@ def test_a_multitask_sweep_writes_a_seed_table(tmp_path: Path):
     assert {c["condition"] for c in table["cells"]} == {"demo_dimensional/gender",
                                                         "demo_dimensional/no_gender"}
     cell = [c for c in table["cells"] if c["condition"].endswith("/gender")][0]
-    shown = (f"{cell['mean']:.4f} ± {cell['std']:.4f} ({cell['best_seed_value']:.4f})")
+    shown = (f"{cell['mean']:.4f} ± {cell['std']:.4f} ({cell['best_seed_value']:.4f}) n=2")
     assert shown in md, md
-    assert "mean ± sample std over seeds (2 per cell)" in md
+    assert "mean ± sample std over seeds, in brackets the seed best on validation" in md
 
 
 def test_a_single_seed_shows_no_spread(tmp_path: Path):
     table = tables.Table(["c"], ["u"], {"u": None}, {("u", "c"): (0.5, 0.0, 1)},
                          best={("u", "c"): 0.5}, metric="val s")
-    assert "| u | – | 0.5000 | 0.5000 (0.5000) |" in tables.markdown(table)
+    assert "| u | unknown | – | 0.5000 | 0.5000 (0.5000) n=1 |" in tables.markdown(table)

@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "subfolder per targeted emotion")
     p.add_argument("--ratings", help="score_generation: CSV of human ratings (HEEP, S_GEN)")
     p.add_argument("--audio", help="inference: an audio file, a folder of them or a .txt list")
+    p.add_argument("--html", action="store_true",
+                   help="report: also the static HTML leaderboard (index.html, docs/report.md)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 

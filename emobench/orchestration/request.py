@@ -42,6 +42,7 @@ class Request:
     generated: str | None = None  # score_generation: --generated
     ratings: str | None = None  # score_generation: --ratings
     audio: str | None = None  # inference: --audio
+    html: bool = False  # report: --html
     verbose: bool = False
     argv: tuple[str, ...] = field(default=())  # the command line as typed (for provenance)
 
@@ -57,9 +58,10 @@ class Request:
                    seeds=args.seeds, device=args.device, demo=args.demo, shard=args.shard,
                    recipe=args.recipe, source=args.source, target=args.target,
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
-                   fuse_from=args.fuse_from, generated=args.generated, ratings=args.ratings, audio=args.audio,
+                   fuse_from=args.fuse_from, generated=args.generated, ratings=args.ratings,
+                   audio=args.audio,
                    verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
-                   trainable_layers=args.upstream_trainable_layers)
+                   trainable_layers=args.upstream_trainable_layers, html=args.html)
 
     def but(self, **changes) -> "Request":
         """A copy with ``changes`` (e.g. one fold's folder and override)."""

@@ -3,11 +3,14 @@
 Every condition-level ``aggregate.json`` (written by ``--folds``, or by a sweep's aggregation)
 under a results root is one cell: upstream x condition, the mean over folds of the test macro-F1
 (EMO-SUPERB), or for a task without folds the mean +- std over seeds of its main metric and, in
-brackets, the value of the seed that is best on validation (ExVo's papers report both). The table has EMO-SUPERB's
-Table 2 layout (rows: upstreams with their parameter count; columns: Average, then the
-conditions); a cell without results is shown as missing, never filled, and the Average is given
-only for complete rows. Figures: per upstream, the layer weights of every condition (averaged over
-folds); a radar chart comparing the upstreams across conditions.
+brackets, the value of the seed that is best on validation (ExVo's papers report both). The
+table has EMO-SUPERB's Table 2 layout (rows: upstreams with their checkpoint and parameter
+count; columns: Average, then the conditions). A cell shows its number of folds (x seeds) and
+is marked ``partial`` when it has fewer than its condition has (or fewer seeds than the others:
+:mod:`.leaderboard.cells`); a cell without results is shown as missing, never filled, and the
+Average is given only for rows whose every cell is complete. Rows are identified by upstream
+and checkpoint hash, tiny checkpoints flagged (:mod:`.leaderboard.identity`). Figures:
+:mod:`.leaderboard.figures`; the HTML site: :mod:`.leaderboard.site`.
 """
 
 from __future__ import annotations
@@ -15,17 +18,18 @@ from __future__ import annotations
 import csv
 import io as _io
 import json
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from emobench.core import io, plots
+from emobench.core import io
 from emobench.core.errors import UserError
+from emobench.orchestration.leaderboard import identity
+from emobench.orchestration.leaderboard.captions import as_json, caption
+from emobench.orchestration.leaderboard.cells import MISSING, Cell, fmt, from_aggregate
 
-MISSING = "–"
 KIND_ORDER = ("upstream", "early fusion", "hybrid")  # the table's sections, as in paper 000
 
 
@@ -40,26 +44,52 @@ class Table:
     metric: str = "test macro-F1"  # what the cells are
     kinds: dict[str, str] = field(default_factory=dict)  # row -> "early fusion" / "hybrid"
     notes: dict[str, str] = field(default_factory=dict)  # row -> what it is made of
+    status: dict[tuple[str, str], Cell] = field(default_factory=dict)  # counts, partial, ci, mark
+    checkpoints: dict[str, identity.Checkpoint] = field(default_factory=dict)  # row -> identity
+    runs: dict[tuple[str, str], list[Path]] = field(default_factory=dict)  # run folders
+    sources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # aggregates
+    legends: list[str] = field(default_factory=list)  # significance marks' legends
+    messages: list[str] = field(default_factory=list)  # figures not drawn, and why
+
+    def cell(self, key: tuple[str, str]) -> Cell | None:
+        """The cell's full status (a table built by hand has only mean, std, runs)."""
+        if key not in self.cells:
+            return None
+        if key in self.status:
+            return self.status[key]
+        mean, std, runs = self.cells[key]
+        seeds = key in self.best
+        return Cell(mean, std, runs, "seeds" if seeds else "folds", best=self.best.get(key))
+
+    def complete(self, row: str) -> bool:
+        """Every condition has a cell and none is partial."""
+        found = [self.cell((row, c)) for c in self.columns]
+        return bool(found) and all(c is not None and not c.partial for c in found)
 
     def average(self, row: str) -> float | None:
-        """Mean over the conditions, only when the row has every one of them."""
-        values = [self.cells.get((row, c)) for c in self.columns]
-        if any(v is None for v in values):
+        """Mean over the conditions, only when every cell of the row is there and complete."""
+        if not self.complete(row):
             return None
-        return float(np.mean([v[0] for v in values]))
+        return float(np.mean([self.cells[(row, c)][0] for c in self.columns]))
+
+
+def _condition(corpus: str, condition: str | None) -> Any:
+    try:
+        from emobench.corpora import conditions
+    except ImportError:  # pragma: no cover - the registry ships with the toolkit
+        return None
+    for name in conditions.names():
+        spec = conditions.condition(name)
+        if spec.corpus == corpus and spec.partition_condition == condition:
+            return spec
+    return None
 
 
 def _label(corpus: str, condition: str | None) -> str:
     """The paper's column name for a known EMO-SUPERB condition, else ``corpus/condition``."""
-    try:
-        from emobench.corpora import conditions
-    except ImportError:  # pragma: no cover - the registry ships with the toolkit
-        conditions = None
-    if conditions is not None:
-        for name in conditions.names():
-            spec = conditions.condition(name)
-            if spec.corpus == corpus and spec.partition_condition == condition:
-                return spec.paper_name
+    spec = _condition(corpus, condition)
+    if spec is not None:
+        return spec.paper_name
     return f"{corpus}/{condition}" if condition else corpus
 
 
@@ -86,25 +116,70 @@ class NoResults(UserError):
     """No aggregate to tabulate."""
 
 
+def _identities(aggregates: list[dict[str, Any]]
+                ) -> tuple[list[identity.Checkpoint], list[list[Path]]]:
+    """Per aggregate: the checkpoint of its runs and their folders."""
+    found, folders = [], []
+    for a in aggregates:
+        runs = identity.read_runs(a["path"]) if a.get("path") else []
+        layers = len(a["layer_weights"]) if a.get("layer_weights") else None
+        found.append(identity.of_runs(runs, [layers] * len(runs)))
+        folders.append([folder for folder, _ in runs])
+    return found, folders
+
+
+def _expected(aggregates: list[dict[str, Any]], found: list[Cell]
+              ) -> tuple[dict[str, int], int, int]:
+    """A complete cell's folds per column (the most any cell of it has, the condition's own
+    count when known), seeds per fold and seeds of a seed cell (the most any cell has)."""
+    folds: dict[str, int] = {}
+    seeds_per_fold = seed_runs = 1
+    for a, c in zip(aggregates, found):
+        column = _label(a["corpus"], a["condition"])
+        if c.unit == "folds":
+            spec = _condition(a["corpus"], a["condition"])
+            known = [c.runs, len(a.get("folds_available") or ()), spec.folds if spec else 0]
+            folds[column] = max(folds.get(column, 0), *known)
+            seeds_per_fold = max(seeds_per_fold, c.seeds)
+        else:
+            seed_runs = max(seed_runs, c.runs)
+    return folds, seeds_per_fold, seed_runs
+
+
 def build(aggregates: list[dict[str, Any]],
           expected: Sequence[tuple[str, str, str | None]] = ()) -> Table:
     """One cell per (upstream, condition); two aggregates for the same cell are an error.
 
     ``expected`` (upstream, corpus, condition) cells are rows and columns even without results
-    (a sweep's table shows what is missing).
+    (a sweep's table shows what is missing). Rows of one name made with different checkpoints
+    are different rows, ``name@<short hash>``.
     """
     from emobench.upstream import upstream_info
 
+    checkpoints, folders = _identities(aggregates)
+    by_name: dict[str, set[str | None]] = {}
+    for a, ck in zip(aggregates, checkpoints):
+        by_name.setdefault(a.get("row") or a["upstream"], set()).add(ck.sha256)
+    found = [from_aggregate(a) for a in aggregates]
+    fold_counts, seeds_per_fold, seed_runs = _expected(aggregates, found)
     cells: dict[tuple[str, str], tuple[float, float, int]] = {}
+    status: dict[tuple[str, str], Cell] = {}
+    runs: dict[tuple[str, str], list[Path]] = {}
+    sources: dict[tuple[str, str], dict[str, Any]] = {}
     weights: dict[tuple[str, str], list[float]] = {}
     where: dict[tuple[str, str], str] = {}
     best: dict[tuple[str, str], float] = {}
     kinds: dict[str, str] = {}
     notes: dict[str, str] = {}
     upstream_of: dict[str, str] = {}
-    for a in aggregates:
+    row_checkpoints: dict[str, list[identity.Checkpoint]] = {}
+    legends: list[str] = []
+    for a, ck, cell, run_dirs in zip(aggregates, checkpoints, found, folders):
         row = a.get("row") or a["upstream"]  # a sweep's row: its entry's or hybrid's name
+        if len(by_name[row]) > 1:
+            row = f"{row}@{ck.short}"
         upstream_of[row] = a["upstream"]
+        row_checkpoints.setdefault(row, []).append(ck)
         if a.get("kind", "upstream") != "upstream":
             kinds[row] = a["kind"]
         if a.get("note"):
@@ -112,18 +187,33 @@ def build(aggregates: list[dict[str, Any]],
         key = (row, _label(a["corpus"], a["condition"]))
         if key in cells:
             raise ValueError(f"two results for {key}: {where[key]} and {a['path']}")
-        cells[key] = (a["main"]["mean"], a["main"]["std"], len(a.get("folds") or a["seeds"]))
-        where[key] = a["path"]
+        cells[key] = (cell.mean, cell.std, cell.runs)
+        if cell.unit == "folds":
+            cell = replace(cell, expected_runs=fold_counts[key[1]],
+                           expected_seeds=seeds_per_fold)
+        else:
+            cell = replace(cell, expected_runs=seed_runs)
+        status[key] = cell
+        runs[key] = run_dirs
+        sources[key] = a
+        where[key] = a.get("path", "?")
+        legend = (a["main"].get("significance") or {}).get("legend")
+        if legend and legend not in legends:
+            legends.append(legend)
         if "best" in a["main"]:
             best[key] = a["main"]["best"]
         if a.get("layer_weights"):
             weights[key] = a["layer_weights"]
     columns = _order({c for _, c in cells} | {_label(c, d) for _, c, d in expected})
     upstreams = sorted({u for u, _ in cells} | {u for u, _, _ in expected})
+    identities = {u: identity.of_row(row_checkpoints.get(u, [])) for u in upstreams}
     params = {}
     for u in upstreams:
-        try:  # early fusion "a+b": the sum; a hybrid has none
-            values = [None] if kinds.get(u) == "hybrid" else [
+        if identities[u].params_m is not None and kinds.get(u) != "hybrid":  # measured
+            params[u] = identities[u].params_m
+            continue
+        try:  # early fusion "a+b": the sum; a hybrid has none; a tiny checkpoint: unknown
+            values = [None] if kinds.get(u) == "hybrid" or "tiny" in identities[u].flags else [
                 upstream_info(n).params_m for n in upstream_of.get(u, u).split("+")]
             params[u] = values[0] if len(values) == 1 else (
                 None if None in values else sum(values))
@@ -131,30 +221,17 @@ def build(aggregates: list[dict[str, Any]],
             params[u] = None
     metric = (f"{aggregates[0]['main']['split']} {aggregates[0]['main']['name']}"
               if aggregates else "test macro-F1")
-    table = Table(columns, upstreams, params, cells, weights, best, metric, kinds, notes)
+    table = Table(columns, upstreams, params, cells, weights, best, metric, kinds, notes,
+                  status, identities, runs, sources, legends)
     table.rows = sorted(upstreams, key=lambda u: (KIND_ORDER.index(kinds.get(u, "upstream")),
                                                   table.average(u) is None,
                                                   -(table.average(u) or 0.0), u))
     return table
 
 
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return MISSING if value is None or (isinstance(value, float) and math.isnan(value)) \
-        else f"{value:.{digits}f}"
-
-
 def _cell(table: Table, key: tuple[str, str]) -> str:
-    """The mean; over several seeds ``mean ± std (best)``: the std is shown only where there is
-    one (a single seed has none), the best seed's value where the cell has one."""
-    found = table.cells.get(key)
-    if found is None:
-        return MISSING
-    text = _fmt(found[0])
-    if key in table.best:
-        if found[2] > 1:
-            text += f" ± {_fmt(found[1])}"
-        text += f" ({_fmt(table.best[key])})"
-    return text
+    found = table.cell(key)
+    return MISSING if found is None else found.text()
 
 
 def _records(table: Table, marked: bool = False) -> list[list[str]]:
@@ -163,23 +240,18 @@ def _records(table: Table, marked: bool = False) -> list[list[str]]:
     for row in table.rows:
         params = table.params_m.get(row)
         name = f"{row} ({table.kinds[row]})" if marked and row in table.kinds else row
-        out.append([name, MISSING if params is None else f"{params:g}",
-                    _fmt(table.average(row)), *[_cell(table, (row, c)) for c in table.columns]])
+        checkpoint = table.checkpoints.get(row)
+        out.append([name, checkpoint.label() if checkpoint else "unknown",
+                    MISSING if params is None else f"{params:g}",
+                    fmt(table.average(row)), *[_cell(table, (row, c)) for c in table.columns]])
     return out
 
 
 def markdown(table: Table) -> str:
-    header = ["upstream", "params (M)", "Average", *table.columns]
+    header = ["upstream", "checkpoint", "params (M)", "Average", *table.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in _records(table, marked=True)]
-    note = f"\n{table.metric}"
-    if table.best:
-        runs = sorted({n for k, (_, _, n) in table.cells.items() if k in table.best})
-        note += (f": mean ± sample std over seeds ({'/'.join(map(str, runs))} per cell), in "
-                 "brackets the seed best on validation; Average: mean of the cell means")
-    else:
-        note += ": mean over folds"
-    return "\n".join(lines) + "\n" + note + "\n" + _kind_notes(table)
+    return "\n".join(lines) + "\n\n" + "\n".join(caption(table)) + "\n" + _kind_notes(table)
 
 
 def _kind_notes(table: Table) -> str:
@@ -198,7 +270,7 @@ def _kind_notes(table: Table) -> str:
 def to_csv(table: Table) -> str:
     buffer = _io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["upstream", "params_m", "average", *table.columns])
+    writer.writerow(["upstream", "checkpoint", "params_m", "average", *table.columns])
     for r in _records(table):
         writer.writerow(["" if v == MISSING else v for v in r])
     return buffer.getvalue()
@@ -206,83 +278,41 @@ def to_csv(table: Table) -> str:
 
 def latex(table: Table) -> str:
     def esc(text: str) -> str:
-        return text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+        return (text.replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+                .replace("±", r"$\pm$").replace("×", r"$\times$"))
 
-    cols = "l r r " + "r " * len(table.columns)
+    cols = "l l r r " + "r " * len(table.columns)
     lines = [r"\begin{tabular}{" + cols.strip() + "}", r"\toprule",
-             " & ".join(["Upstream", "Params (M)", "Average", *map(esc, table.columns)])
-             + r" \\", r"\midrule"]
+             " & ".join(["Upstream", "Checkpoint", "Params (M)", "Average",
+                         *map(esc, table.columns)]) + r" \\", r"\midrule"]
     for r in _records(table, marked=True):
         lines.append(" & ".join(esc(v) if v != MISSING else "--" for v in r) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += ["% " + esc(line) for line in caption(table)]
     return "\n".join(lines) + "\n"
 
 
-def layer_weight_figure(table: Table, upstream: str, path: Path) -> Path | None:
-    """One curve per condition: the fold-averaged softmax weight of every hidden state."""
-    curves = {c: table.weights[(upstream, c)] for c in table.columns
-              if (upstream, c) in table.weights}
-    if not curves:
-        return None
-    fig, ax = plots.plt.subplots(figsize=(6, 3.2))
-    for condition, weights in curves.items():
-        ax.plot(range(len(weights)), weights, marker="o", markersize=3, label=condition)
-    ax.set_xticks(range(max(len(w) for w in curves.values())))
-    ax.set_xlabel("hidden state (0 = input features)")
-    ax.set_ylabel("softmax weight (mean over folds)")
-    ax.set_title(f"{upstream}: layer weights per condition")
-    ax.legend(fontsize=7, ncol=2)
-    return plots.save(fig, path)
-
-
-def radar(table: Table, path: Path) -> Path | None:
-    """Upstreams compared across conditions (missing cells are left out of a polygon)."""
-    if len(table.columns) < 3:
-        return None  # a radar of fewer than three axes says nothing a table does not
-    angles = np.linspace(0, 2 * np.pi, len(table.columns), endpoint=False)
-    fig = plots.plt.figure(figsize=(5.5, 5.5))
-    ax = fig.add_subplot(projection="polar")
-    for row in table.rows:
-        values = [table.cells.get((row, c)) for c in table.columns]
-        if any(v is None for v in values):
-            continue
-        closed = [v[0] for v in values] + [values[0][0]]
-        ax.plot(list(angles) + [angles[0]], closed, label=row)
-    ax.set_xticks(angles)
-    ax.set_xticklabels(table.columns, fontsize=8)
-    ax.set_title(f"{table.metric} (mean over {'seeds' if table.best else 'folds'})")
-    ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.35, 1.1))
-    return plots.save(fig, path)
-
-
 def write_report(root: str | Path, out: str | Path, task: str = "emotion",
-                 expected: Sequence[tuple[str, str, str | None]] = ()) -> list[Path]:
+                 expected: Sequence[tuple[str, str, str | None]] = (),
+                 html: bool = False) -> list[Path]:
     """Tables (Markdown, CSV, LaTeX, JSON) and figures of every aggregate under ``root``
-    (rows and columns of ``expected`` cells too: see :func:`build`)."""
+    (rows and columns of ``expected`` cells too: see :func:`build`); ``html``: also the static
+    site (:mod:`.leaderboard.site`) in ``<out>/site``."""
+    from emobench.orchestration.leaderboard import figures
+
     aggregates = collect(root, task)
     if not aggregates and not expected:
         raise NoResults(f"no aggregate.json of task {task!r} under {root} (train with "
                         "--folds all to write one per condition)")
     table = build(aggregates, expected)
     out = Path(out)
-    written = [io.write_text(out / "table.md", markdown(table)),
-               io.write_text(out / "table.csv", to_csv(table)),
-               io.write_text(out / "table.tex", latex(table)),
-               io.write_json(out / "table.json", {
-                   "columns": table.columns, "rows": table.rows, "params_m": table.params_m,
-                   "metric": table.metric,
-                   "cells": [{"upstream": u, "condition": c, "mean": m, "std": s, "runs": n,
-                              **({"best_seed_value": table.best[(u, c)]}
-                                 if (u, c) in table.best else {})}
-                             for (u, c), (m, s, n) in sorted(table.cells.items())],
-                   "average": {u: table.average(u) for u in table.rows},
-                   "kinds": table.kinds, "notes": table.notes,
-                   "sources": [a["path"] for a in aggregates]})]
-    for upstream in table.rows:
-        figure = layer_weight_figure(table, upstream, out / f"layer_weights_{upstream}.png")
-        if figure is not None:
-            written.append(figure)
-    figure = radar(table, out / "radar.png")
-    if figure is not None:
-        written.append(figure)
+    written = figures.write_all(table, out, task)
+    written += [io.write_text(out / "table.md", markdown(table)),
+                io.write_text(out / "table.csv", to_csv(table)),
+                io.write_text(out / "table.tex", latex(table)),
+                io.write_json(out / "table.json", as_json(table, [a["path"] for a in aggregates]))]
+    if html:
+        from emobench.orchestration.leaderboard import site
+
+        written += site.write(table, out, task)
     return written

@@ -112,7 +112,8 @@ def train_folds(request: Request) -> dict[str, Any]:
     name, module = runs.task(request.downstream)
     if not hasattr(module, "folds"):
         raise UserError(f"task {name} has no folds")
-    chosen = _chosen_folds(request, module.folds(runs.resolve_config(request, name, module)))
+    available = module.folds(runs.resolve_config(request, name, module))
+    chosen = _chosen_folds(request, available)
     base = runs.expdir(request, runs.default_name(request, name, upstream))
     results, weights = {}, {}
     for fold in chosen:
@@ -123,6 +124,7 @@ def train_folds(request: Request) -> dict[str, Any]:
         if layer_file.is_file():
             weights[fold] = json.loads(layer_file.read_text(encoding="utf-8"))["weights"]
     summary = aggregate.folds(results, weights if len(weights) == len(results) else None)
+    summary["folds_available"] = list(available)  # the report marks a cell of fewer partial
     io.write_json(base / "aggregate.json", summary)
     main = summary["main"]
     LOG.info("%s %s/%s, %d folds: test %s %.4f +- %.4f (per fold %s) -> %s", summary["upstream"],
