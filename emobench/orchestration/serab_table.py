@@ -30,8 +30,8 @@ MISSING = "–"
 def unweighted_mean(values: Sequence[float]) -> float:
     """UM: the plain mean.
 
-    >>> unweighted_mean([0.5, 0.7, 0.9])
-    0.7
+    >>> unweighted_mean([0.5, 0.75, 1.0])
+    0.75
     """
     return sum(values) / len(values)
 
