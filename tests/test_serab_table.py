@@ -57,7 +57,7 @@ def test_report_files_show_the_missing_corpus(results: Path, capsys):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[0] == "byol_s_512" and cells[4] == "90.0" and cells[9] == "–"
     assert cells[10] == f"{100 * sum(ACCURACY.values()) / 8:.1f}"
-    assert "no result for shemo" in md and "other 8 corpora only" in md
+    assert "no result for shemo" in md and "over the 8 corpora with a result only" in md
     csv_lines = (out / "serab.csv").read_text().splitlines()
     assert csv_lines[0].startswith("upstream,aesdd") and csv_lines[1].split(",")[9] == "–"
     tex = (out / "serab.tex").read_text()

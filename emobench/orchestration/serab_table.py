@@ -156,8 +156,9 @@ def notes(table: SerabTable) -> list[str]:
     for row in table.cells:
         missing = table.means(row)["missing"]
         if missing:
-            out.append(f"{row}: no result for {', '.join(missing)}; UM/WM/GM are over the other "
-                       f"{len(table.corpora) - len(missing)} corpora only")
+            kept = len(table.corpora) - len(missing)
+            out.append(f"{row}: no result for {', '.join(missing)}; UM/WM/GM are over the "
+                       f"{kept} {'corpus' if kept == 1 else 'corpora'} with a result only")
     return out
 
 
