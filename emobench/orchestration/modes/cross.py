@@ -21,7 +21,7 @@ def run(request: Request) -> dict[str, Any]:
         raise UserError("-m cross needs -e EXPERIMENT (a trained emotion or probe run) and -c "
                         "CROSS_FILE (target corpus and class mapping, e.g. "
                         "configs/cross/emodb_to_emogator.yaml)")
-    file = runs.config_file(request.config)
+    file = Path(runs.config_file(request.config)).absolute()
     layers = load_yaml(file)
     build(CrossConfig, layers, str(file))
     cross = absolute_paths(resolve(CrossConfig, layers, request.override), Path.cwd())
