@@ -8,10 +8,11 @@ returned: the caller records it in scores.json and the log, nothing is printed r
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -111,14 +112,22 @@ def first_line(message: object) -> str:
     return lines[0].strip() if lines else ""
 
 
+@contextlib.contextmanager
+def recording(caught: Counter) -> Iterator[None]:
+    """Every warning raised inside is added to ``caught`` (``"Category: first line"`` ->
+    count) instead of being printed."""
+    with warnings.catch_warnings(record=True) as raised:
+        warnings.simplefilter("always")
+        yield
+    for item in raised:
+        caught[f"{item.category.__name__}: {first_line(item.message)}"] += 1
+
+
 def fit_recording(model: Pipeline, x: np.ndarray, y: np.ndarray,
                   caught: Counter) -> Pipeline:
     """Fit ``model``, adding every warning it raises to ``caught`` (message -> count)."""
-    with warnings.catch_warnings(record=True) as raised:
-        warnings.simplefilter("always")
+    with recording(caught):
         model.fit(x, y)
-    for item in raised:
-        caught[f"{item.category.__name__}: {first_line(item.message)}"] += 1
     return model
 
 
@@ -140,7 +149,8 @@ def search(family: str, grid: Any, splits: dict[str, tuple[np.ndarray, np.ndarra
             scored.append({"params": params, "error": error})
             log(f"{family} {params}: fit failed ({exc})")
             continue
-        dev = all_metrics(y_dev, model.predict(x_dev))
+        with recording(caught):
+            dev = all_metrics(y_dev, model.predict(x_dev))
         scored.append({"params": params, "dev": dev})
         if best is None or dev[metric] > best[1]:
             best = (params, dev[metric])

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from emobench.core.context import RunContext
+from emobench.core.experiment import LOG
 from emobench.downstream import common, cross_corpus
 from emobench.downstream.emotion.evaluation import names
 from emobench.downstream.probe import models
+from emobench.downstream.probe.classifiers import recording
 from emobench.downstream.probe.task import NAME, features_of
 from emobench.downstream.waveforms import Standardizer
 
@@ -36,8 +39,13 @@ def evaluate(ctx: RunContext, cfg: cross_corpus.CrossConfig, file: str | Path) -
     feats = features_of(ctx, kept, Standardizer(**record["standardizer"]), upstream)
     folder = ctx.checkpoint.parent
     order = [record["selected"], *(f for f in record["families"] if f != record["selected"])]
-    model_scores = {f: class_scores(models.load_model(folder, record["families"][f]), feats.x,
-                                    len(record["classes"])) for f in order}
+    caught: Counter = Counter()
+    with recording(caught):
+        model_scores = {f: class_scores(models.load_model(folder, record["families"][f]),
+                                        feats.x, len(record["classes"])) for f in order}
+    for message, count in caught.items():
+        ctx.warnings.append(f"predicting: {count} warning(s): {message}")
+        LOG.warning(ctx.warnings[-1])
     scored = cross_corpus.score_models(mapping, block, kept, model_scores)
     return cross_corpus.write_cell(ctx, NAME, cfg, scored, kept,
                                    common.upstream_record(ctx, upstream), record["selection"])

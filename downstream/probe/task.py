@@ -7,6 +7,7 @@ with the best dev score is the run's result (SERAB's paper kept the best on test
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -148,9 +149,11 @@ def score(ctx: RunContext, checkpoint: Path, record: dict[str, Any], table, feat
     part = {s: table.splits == s for s in ("train", "dev", "test")}
     families, chosen = record["families"], record["selected"]
     results, predicted = {}, {}
+    caught: Counter = Counter()
     for family, saved in families.items():
         model = models.load_model(folder, saved)
-        predicted[family] = model.predict(feats.x)
+        with classifiers.recording(caught):
+            predicted[family] = model.predict(feats.x)
         test = all_metrics(feats.y[part["test"]], predicted[family][part["test"]])
         results[family] = {**saved, "test": test}
         LOG.info("%-19s test accuracy %.4f uar %.4f macro_f1 %.4f  (dev %s %.4f) %s", family,
@@ -159,6 +162,9 @@ def score(ctx: RunContext, checkpoint: Path, record: dict[str, Any], table, feat
         for message, count in saved["warnings"].items():
             ctx.warnings.append(f"{family}: {count} fit(s) warned: {message}")
             LOG.warning(ctx.warnings[-1])
+    for message, count in caught.items():
+        ctx.warnings.append(f"predicting: {count} warning(s): {message}")
+        LOG.warning(ctx.warnings[-1])
     train_y = feats.y[part["train"]]
     truth_test = feats.y[part["test"]]
     per_class = f1_score(truth_test, predicted[chosen][part["test"]], average=None,
