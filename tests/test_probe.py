@@ -179,3 +179,31 @@ def test_cross_corpus_cell_of_an_emotion_model(workdir: Path):
     assert main(["-m", "cross", "-e", str(run), "-c", str(cross), "--device", "cpu"]) == 0
     result = scores.read(run / "cross" / "demo_arousal_arousal" / "scores.json")
     assert result["task"] == "emotion" and result["cross_corpus"]["evaluated_rows"] == 80
+
+
+def test_refit_on_train_and_dev_uses_both_and_keeps_the_dev_choice():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 4))
+    y = (x[:, 0] > 0).astype(int)
+    splits = {"train": (x[:40], y[:40]), "dev": (x[40:], y[40:])}
+    grid = {"C": [0.01, 1.0]}
+    common = dict(seed=0, max_iter=200, standardize=True, metric="accuracy")
+    on_train = classifiers.search("logistic_regression", grid, splits, refit="train", **common)
+    on_both = classifiers.search("logistic_regression", grid, splits, refit="train_dev",
+                                 **common)
+    assert on_train.params == on_both.params and on_train.grid == on_both.grid
+    assert on_train.model[-1].n_features_in_ == 4
+    assert on_both.model[0].n_samples_seen_ == 60 and on_train.model[0].n_samples_seen_ == 40
+
+
+def test_layer_choice_and_functionals():
+    import torch
+
+    from emobench.downstream.probe.features import vectors
+
+    mean, square = torch.rand(3, 2, 5), torch.rand(3, 2, 5) + 1
+    assert vectors(mean, square, "mean", None).shape == (3, 10)  # hidden states concatenated
+    assert np.allclose(vectors(mean, square, "mean", 1), mean[:, 1].numpy())
+    assert vectors(mean, square, "mean_std", 0).shape == (3, 10)
+    with pytest.raises(ConfigError, match="hidden states 0..1"):
+        vectors(mean, square, "mean", 2)
