@@ -76,7 +76,8 @@ def check_mapping(mapping: dict[str, Any], source: list[str], target: list[str],
     >>> check_mapping({"angry": "rage"}, ["angry"], ["anger"], "m.yaml")
     Traceback (most recent call last):
     ...
-    emobench.core.config.ConfigError: m.yaml: mapping angry -> 'rage': the target corpus has no class 'rage' (its classes: anger)
+    emobench.core.config.ConfigError: m.yaml: mapping angry -> 'rage': the target corpus has no
+    class 'rage' (its classes: anger)
     """
     if not mapping:
         raise ConfigError(f"{where}: the mapping is empty (A's class: B's class or null)")

@@ -76,7 +76,8 @@ def benchmark_means(cells: dict[str, tuple[float, int]],
     if not present:
         return {"UM": None, "WM": None, "GM": None, "corpora": [], "missing": missing}
     values = [cells[c][0] for c in present]
-    return {"UM": unweighted_mean(values), "WM": weighted_mean(values, [cells[c][1] for c in present]),
+    sizes = [cells[c][1] for c in present]
+    return {"UM": unweighted_mean(values), "WM": weighted_mean(values, sizes),
             "GM": geometric_mean(values), "corpora": present, "missing": missing}
 
 
