@@ -19,6 +19,7 @@ speaker shuffle, ``val_speakers`` and ``test_speakers``, the fractions of speake
 
 from __future__ import annotations
 
+import json
 import numbers
 import re
 from pathlib import Path
@@ -109,8 +110,11 @@ def split_speakers(speakers: list[str], rule: dict, seed: int, fractions: dict[s
 
 
 def prepare(source: Path, target: Path, seed: int = 0, val_speakers: float = 0.2,
-            test_speakers: float = 0.2) -> list[Path]:
-    """Write ``<target>/data_info.csv`` for the corpus at ``source`` (audio in ``source/mp3``)."""
+            test_speakers: float = 0.2, emotion: bool = False) -> list[Path]:
+    """Write ``<target>/data_info.csv`` for the corpus at ``source`` (audio in ``source/mp3``);
+    with ``emotion=true`` also the same rows and split in the emotion task's label format,
+    ``<target>/emotion/`` (``config.json``, ``labels_consensus_1.csv``; one-hot labels), e.g. as
+    a cross-corpus target (docs/serab.md)."""
     source, target = Path(source), Path(target)
     fractions = {"Val": _fraction("val_speakers", val_speakers),
                  "Test": _fraction("test_speakers", test_speakers)}
@@ -128,6 +132,9 @@ def prepare(source: Path, target: Path, seed: int = 0, val_speakers: float = 0.2
     onehot = np.eye(len(names))[[names.index(c) for c in table["category"]]]
     frame = frame.join(pd.DataFrame(onehot, columns=names))
     path = io.write_text(target / "data_info.csv", frame.to_csv(index=False))
+    written = [path]
+    if emotion:
+        written += write_emotion_format(target / "emotion", table, frame, names, audio_dir)
 
     order = spec["split"]["order"][::-1]  # Train, Val, Test
     speakers = {s: sum(v == s for v in split_of.values()) for s in order}
@@ -137,4 +144,20 @@ def prepare(source: Path, target: Path, seed: int = 0, val_speakers: float = 0.2
              " / ".join(f"{s} {speakers[s]}" for s in order),
              " / ".join(f"{s} {int(rows.get(s, 0))}" for s in order), seed, fractions["Val"],
              fractions["Test"], audio_dir.resolve(), AUDIO_EXT)
-    return [path]
+    return written
+
+
+EMOTION_SPLITS = {"train": "Train", "dev": "Val", "test": "Test"}
+
+
+def write_emotion_format(folder: Path, table: pd.DataFrame, frame: pd.DataFrame,
+                         names: list[str], audio_dir: Path) -> list[Path]:
+    """The rows of ``data_info.csv`` as an emotion-task label folder (fold 1)."""
+    config = {"data_split_type": EMOTION_SPLITS, "categorical": {"emo_type": names},
+              "description": f"EmoGator - {len(names)} vocal-burst categories (one-hot)",
+              "audio_root": str(audio_dir.resolve())}
+    labels = frame[["Split", *names]].rename(columns={"Split": "Split_Set"})
+    labels.insert(0, "FileName", table["token"] + AUDIO_EXT)
+    labels.insert(1, "SpkrID", table["speaker"])
+    return [io.write_text(folder / "config.json", json.dumps(config, indent=4) + "\n"),
+            io.write_text(folder / "labels_consensus_1.csv", labels.to_csv(index=False))]

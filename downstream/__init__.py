@@ -22,6 +22,9 @@ TASKS.register("exvo_mtl", "emobench.downstream.exvo.task", aliases=("exvo_multi
 TASKS.register("exvo_fewshot", "emobench.downstream.exvo.fewshot_task",
                description="ICML ExVo 2022 few-shot: per-speaker personalisation from k support "
                            "clips, query CCC")
+TASKS.register("probe", "emobench.downstream.probe.task",
+               description="SERAB's classical classifiers (LR, SVM, LDA, QDA, RF) grid-searched "
+                           "on pooled features (docs/serab.md)")
 
 TASKS.register("embedding_cnn", "emobench.downstream.embedding_cnn.task",
                description="the seed-000 paper's Raw/Zff CNN embedding on hard labels (-u "

@@ -34,5 +34,10 @@ MODES.register("relabel_gain", f"{_HERE}.relabel:gain",
                description="macro-F1 without vs with relabelled labels, relative gain (-p)")
 MODES.register("score_generation", f"{_HERE}.score_generation:run",
                description="ExVo-Generate: FID / HEEP / S_GEN of generated bursts (--generated)")
+MODES.register("serab_table", f"{_HERE}.serab_table:run",
+               description="SERAB's table: per-corpus probe accuracy with UM / WM / GM (-p)")
+MODES.register("cross", f"{_HERE}.cross:run",
+               description="cross-corpus: a trained emotion/probe run (-e) on another corpus "
+                           "through a class mapping (-c)")
 
 __all__ = ["MODES"]
