@@ -58,9 +58,11 @@ def check_upstream(saved: dict[str, Any], upstream: FrozenUpstream, checkpoint: 
 
 
 def upstream_record(ctx: RunContext, upstream: FrozenUpstream) -> dict[str, Any]:
-    """The ``upstream`` entry of scores.json."""
+    """The ``upstream`` entry of scores.json (``training_data_flag``: e.g. "emotion labels
+    (...)" for upstreams trained on emotion data, else null)."""
     return {**asdict(ctx.upstream), "name": upstream.info.name,
-            "checkpoint_sha256": upstream.checkpoint_sha256, "source": upstream.source}
+            "checkpoint_sha256": upstream.checkpoint_sha256, "source": upstream.source,
+            "training_data_flag": upstream.info.training_data_flag}
 
 
 def write_layer_weights(outdir: Path, featurizer: Featurizer, upstream: FrozenUpstream,
