@@ -64,9 +64,8 @@ class HFModel:
     tiny: dict[str, Any] = field(default_factory=dict)  # extra fields of the tiny test copy
 
     def info(self, name: str) -> UpstreamInfo:
-        flag = f" [{self.training_data_flag}]" if self.training_data_flag else ""
         return UpstreamInfo(name, self.hidden_states, self.dim, FRAME_RATE, None, True,
-                            f"transformers {self.hub_id}{flag}", self.params_m,
+                            f"transformers {self.hub_id}", self.params_m,
                             training_data_flag=self.training_data_flag, hub_id=self.hub_id)
 
 
