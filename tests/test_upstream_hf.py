@@ -262,3 +262,31 @@ def test_scores_record_the_training_data_flag(tiny, small_demo, tmp_path, monkey
     flagged = _train(small_demo, ["-u", "wav2vec2_base_superb_er", "-k",
                                   tiny["wav2vec2_base_superb_er"].path, "-n", "flagged"])
     assert flagged["upstream"]["training_data_flag"].startswith("emotion labels")
+
+
+def test_docs_list_every_upstream_with_its_flag():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "upstreams.md").read_text()
+    table = text.split("## Every upstream: loading route, shapes, training data")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    for name in UPSTREAMS.names():
+        row = next((r for r in rows if name in r.split("|")[1].replace(",", " ").split()), None)
+        assert row is not None, name
+        info = upstream_info(name)
+        assert (info.training_data_flag or "-") in row, name
+        if info.hidden_states:
+            assert f"{info.hidden_states} x {info.dim}" in row, name
+
+
+@pytest.mark.parametrize("name", ["whisper_base", "wav2vec2_base", "w2v_bert_2"])
+def test_top_layers_can_be_fine_tuned(name, tiny):
+    from emobench.upstream.finetune import make_trainable
+
+    up = build_upstream(name, tiny[name].path)
+    done = make_trainable(up, 1)
+    assert done.parameters > 0 and all(".layers.1." in n or "layer_norm" in n
+                                       for n in done.names)
+    hidden, _ = up.train()(wavs(8_000))
+    with torch.enable_grad():
+        hidden, _ = up(wavs(8_000))
+        hidden[-1].sum().backward()
+    assert all(p.grad is not None for p in up.parameters() if p.requires_grad)

@@ -58,6 +58,9 @@ def source_of(info: UpstreamInfo, checkpoint: str | None) -> hf_source.Source:
 
 def available(info: UpstreamInfo, checkpoint: str | None) -> None:
     """Before a run builds anything: the files are here or may be downloaded."""
+    if checkpoint and info.name.startswith("hf:"):
+        raise UserError(f"-u {info.name} names the model itself: -k {checkpoint} is not used "
+                        "(give the folder as -u hf:FOLDER)")
     source_of(info, checkpoint)
 
 
