@@ -290,3 +290,17 @@ def test_top_layers_can_be_fine_tuned(name, tiny):
         hidden, _ = up(wavs(8_000))
         hidden[-1].sum().backward()
     assert all(p.grad is not None for p in up.parameters() if p.requires_grad)
+
+
+def test_unreachable_hub_is_reported_before_any_download(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from emobench.upstream import hf_source
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty_cache"))
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(hf_source.HFModelMissing, match="127.0.0.1:9 not reachable.*hf download"):
+        hf_source.locate("xls_r_300m", "facebook/wav2vec2-xls-r-300m", None)

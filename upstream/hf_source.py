@@ -87,7 +87,32 @@ def locate(name: str, hub_id: str | None, checkpoint: str | None) -> Source:
         return Source(str(snapshot), f"hf:{hub_id}@{snapshot.name}", True)
     if offline():
         raise missing(name, hub_id, "HF_HUB_OFFLINE is set")
+    unreachable = hub_unreachable()
+    if unreachable:
+        raise missing(name, hub_id, unreachable)
     return Source(hub_id, f"hf:{hub_id}", False)
+
+
+def hub_unreachable(timeout: float = 5.0) -> str | None:
+    """Why the hub cannot be reached (a quick TCP connection to its endpoint), or None.
+
+    Not probed behind a proxy (HTTPS_PROXY / ALL_PROXY), where only the proxy connects out: the
+    download itself then reports a failure."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https"
+                                                                  else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"{host}:{port} not reachable: {exc}"
+    return None
 
 
 def cached_snapshot(hub_id: str) -> Path | None:
