@@ -256,6 +256,15 @@ def test_emotion_demo_trains_with_a_tiny_hf_folder(tiny, small_demo, tmp_path, m
     weights = json.loads(Path("results/downstream/hf_demo/layer_weights.json").read_text())
     assert len(weights["weights"]) == 3
 
+    run = Path("results/downstream/hf_demo").absolute()  # evaluate from another directory
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["-m", "evaluate", "-e", str(run / "dev-best.ckpt"), "-p", "again",
+                 "--device", "cpu"]) == 0
+    again = scores.read(elsewhere / "again" / "scores.json")
+    assert again["metrics"] == result["metrics"] and again["upstream"] == result["upstream"]
+
 
 def test_scores_record_the_training_data_flag(tiny, small_demo, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
