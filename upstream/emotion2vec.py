@@ -1,11 +1,11 @@
 """emotion2vec and emotion2vec+: registered so that asking for them gets a clear refusal.
 
-Their only maintained loaders are FunASR's and ModelScope's pipelines (the hub repositories
-hold ``model.pt`` + ``config.yaml`` in FunASR's format and a ``configuration.json`` naming the
-``funasr-pipeline``; the original code is a fairseq fork); no transformers or s3prl loader
-exists (checked 2026-11: huggingface.co/emotion2vec, github.com/ddlBoJack/emotion2vec). The
-toolkit does not depend on FunASR or fairseq, so it refuses them before a run starts and
-explains the route (the refusal comes before a run's folder is kept): extract features with FunASR yourself. Both models saw emotion speech in
+Their only maintained loaders are FunASR's and ModelScope's pipelines (the hub repositories hold
+``model.pt`` + ``config.yaml`` in FunASR's format and a ``configuration.json`` naming the
+``funasr-pipeline``; the original code is a fairseq fork); no transformers or s3prl loader is
+published (checked 2026-11 in the hub repositories' files and model cards). The toolkit depends
+on neither FunASR nor fairseq, so it refuses them before a run starts (no run folder is kept)
+and explains the route: extract features with FunASR yourself. Both models saw emotion speech in
 training (emotion2vec: self-supervised pre-training on emotion corpora; emotion2vec+: fine-tuned
 on pseudo-labelled emotion data), which also rules them out where challenge rules forbid
 emotion-trained models (Interspeech 2025 SER challenge).
