@@ -313,3 +313,30 @@ def test_unreachable_hub_is_reported_before_any_download(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     with pytest.raises(hf_source.HFModelMissing, match="127.0.0.1:9 not reachable.*hf download"):
         hf_source.locate("xls_r_300m", "facebook/wav2vec2-xls-r-300m", None)
+
+
+def test_s3prl_offline_run_names_the_file_and_leaves_no_folder(small_demo, tmp_path, monkeypatch,
+                                                               capsys):
+    """s3prl's download fails (as without network; nothing is fetched): one error naming the
+    file, its URL and s3prl's cache path; the run folder is gone."""
+    import requests
+    from s3prl.util import download
+
+    def no_network(url, dst, *args, **kwargs):
+        host, path = url.split("/", 3)[2], "/" + url.split("/", 3)[3]
+        raise requests.exceptions.ConnectionError(
+            f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded with url: "
+            f"{path} (Caused by NameResolutionError(...))")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(download, "_download_dir", tmp_path / "s3prl_cache")
+    monkeypatch.setattr(download, "_download_url_to_file", no_network)
+    monkeypatch.setattr(download, "_download_url_to_file_requests", no_network)
+    code = main(["-m", "train", "-u", "apc", "-d", "emotion", "-n", "apc_off", "--device", "cpu",
+                 "-o", f"data.label_dir={small_demo / 'labels'},,"
+                 f"data.audio_root={small_demo / 'audio'},,train.epochs=1"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1
+    assert "apc_960hr" in errors[0] and "https://" in errors[0] and "-k PATH" in errors[0]
+    assert str(tmp_path / "s3prl_cache") in errors[0]  # where s3prl looks for the file
+    assert not (tmp_path / "results" / "downstream" / "apc_off").exists()

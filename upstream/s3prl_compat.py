@@ -76,11 +76,19 @@ def offline_hint(name: str, exc: BaseException) -> str:
     if url is None:
         return (f"{head} On a machine with network access, download the checkpoint, then pass "
                 "it with -k PATH (s3prl caches downloads under ~/.cache/s3prl/download).")
-    cached = Path.home() / ".cache" / "s3prl" / "download" / \
-        f"{hashlib.sha256(url.encode()).hexdigest()}.{Path(url).name}"
+    cached = download_dir() / f"{hashlib.sha256(url.encode()).hexdigest()}.{Path(url).name}"
     return (f"{head} The file it needs is {Path(url).name}: download {url} on a machine with "
             f"network access, then either put it at {cached} (where s3prl looks for it, so "
             f"-u {name} works as is) or pass it with -k PATH.")
+
+
+def download_dir() -> Path:
+    """The folder s3prl downloads into (``~/.cache/s3prl/download`` unless set otherwise)."""
+    try:
+        from s3prl.util.download import get_dir
+    except ImportError:  # pragma: no cover - s3prl is a dependency
+        return Path.home() / ".cache" / "s3prl" / "download"
+    return Path(get_dir())
 
 
 def _is_network_error(exc: BaseException) -> bool:
