@@ -19,6 +19,8 @@ def upstreams() -> None:
     for row in rows:
         print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                         for i, (c, w) in enumerate(zip(row, widths))) + "  " + row[6])
+    print("hf:<hub id or local folder>: any transformers checkpoint of the model types wav2vec2, "
+          "hubert, wavlm, data2vec-audio, wav2vec2-bert, whisper (docs/upstreams.md)")
 
 
 def tasks() -> None:
