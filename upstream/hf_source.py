@@ -128,7 +128,7 @@ def missing(name: str, hub_id: str, why: str) -> HFModelMissing:
     cache = hub_cache()
     org_repo = hub_id.replace("/", "--")
     by_name = name.startswith("hf:")
-    folder_hint = (f"or put the files in one folder and use -u hf:FOLDER" if by_name else
+    folder_hint = ("or put the files in one folder and use -u hf:FOLDER" if by_name else
                    f"or put the files in one folder and pass it with -k FOLDER, or put that "
                    f"folder at ${ENV}/{name} (or ${ENV}/{org_repo}) and set the environment "
                    f"variable {ENV}")
