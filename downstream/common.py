@@ -59,10 +59,13 @@ def check_upstream(saved: dict[str, Any], upstream: FrozenUpstream, checkpoint: 
 
 def upstream_record(ctx: RunContext, upstream: FrozenUpstream) -> dict[str, Any]:
     """The ``upstream`` entry of scores.json; ``measured``: the loaded upstream's shapes and
-    parameter count (a tiny checkpoint's differ from the published model's)."""
+    parameter count (a tiny checkpoint's differ from the published model's);
+    ``training_data_flag``: e.g. "emotion labels (...)" for upstreams trained on emotion data,
+    else null."""
     params = sum(p.numel() for p in upstream.expert.parameters())
     return {**asdict(ctx.upstream), "name": upstream.info.name,
             "checkpoint_sha256": upstream.checkpoint_sha256, "source": upstream.source,
+            "training_data_flag": upstream.info.training_data_flag,
             "measured": {"hidden_states": upstream.num_layers, "dim": upstream.dim,
                          "params_m": round(params / 1e6, 4)}}
 

@@ -23,6 +23,7 @@ from emobench.core.config import ConfigError
 from emobench.core.experiment import LOG
 from emobench.downstream.waveforms import WaveformDataset
 from emobench.upstream import Featurizer, FrozenUpstream
+from emobench.upstream.hf_models import folder_name
 from emobench.upstream.cache import (PREFETCH, CacheSpec, PooledCache, audio_keys, load_batch, pool,
                             prefetched)
 
@@ -34,7 +35,8 @@ def feature_cache(cache_dir: str, dataset: WaveformDataset, upstream: FrozenUpst
     if upstream.fine_tuning is not None:  # its features change with training: never cached
         raise ConfigError(f"upstream {upstream.info.name} is fine-tuned (-f): its features are "
                           "never read from or written to the feature cache")
-    spec = CacheSpec(upstream=upstream.info.name, checkpoint_sha256=upstream.checkpoint_sha256,
+    spec = CacheSpec(upstream=folder_name(upstream.info.name),  # hf:<folder> holds '/'
+                     checkpoint_sha256=upstream.checkpoint_sha256,
                      padded_batch=upstream.padded_batch, layer_norm=normalize,
                      sample_rate=16_000, max_seconds=dataset.max_seconds,
                      wav_mean=float(dataset.standardizer.mean),

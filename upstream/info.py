@@ -17,6 +17,10 @@ class UpstreamInfo:
     needs_checkpoint: bool = True
     description: str = ""
     params_m: float | None = None  # parameters in millions, as published (EMO-SUPERB Table 2)
+    # what the upstream was trained with that a benchmark must know: "emotion labels (...)"
+    # for models trained on emotion corpora (contamination); recorded in scores.json
+    training_data_flag: str | None = None
+    hub_id: str | None = None  # the Hugging Face repository of transformers upstreams
 
 
 @dataclass(frozen=True)

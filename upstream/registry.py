@@ -13,19 +13,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emobench.core.errors import UserError
-from emobench.core.registry import Registry
+from emobench.upstream.hf_models import HF_MODELS
 from emobench.upstream.info import TinySpec, UpstreamInfo
+from emobench.upstream.prefixed import PrefixedRegistry
 
 if TYPE_CHECKING:
     from emobench.upstream.base import FrozenUpstream
 
-UPSTREAMS = Registry("upstream")
+UPSTREAMS = PrefixedRegistry("upstream")
 
 
 def _register(module: str, name: str, hidden: int, dim: int, rate: float, paper: str | None,
               aliases: tuple[str, ...] = (), *, params: float | None = None,
-              needs_checkpoint: bool = True, description: str = "") -> None:
-    info = UpstreamInfo(name, hidden, dim, rate, paper, needs_checkpoint, description, params)
+              needs_checkpoint: bool = True, description: str = "",
+              flag: str | None = None) -> None:
+    info = UpstreamInfo(name, hidden, dim, rate, paper, needs_checkpoint, description, params,
+                        training_data_flag=flag)
     names = tuple(a for a in ((paper,) if paper and paper != name else ()) + aliases)
     UPSTREAMS.register(name, f"emobench.upstream.{module}", aliases=names, info=info)
 
@@ -70,6 +73,23 @@ _register("embedding_cnn", "raw_cnn", 1, 20, 0, None, description="Raw(ExVo) CNN
           "mean+std of 10 dims over 250 ms windows (-k: a -d embedding_cnn checkpoint)")
 _register("embedding_cnn", "zff_cnn", 1, 20, 0, None, description="Zff(ExVo) CNN embeddings: "
           "the same on zero-frequency filtered audio")
+
+
+# Hugging Face transformers encoders (upstream/hf_models.py: hub ids, shapes, training-data
+# flags) and any other transformers checkpoint as -u hf:<hub id or local folder>.
+for _name, _model in HF_MODELS.items():
+    UPSTREAMS.register(_name, "emobench.upstream.hf_family", aliases=_model.aliases,
+                       info=_model.info(_name))
+UPSTREAMS.register_prefix("hf", "emobench.upstream.hf_family",
+                          "emobench.upstream.hf_models:dynamic")
+# emotion2vec: known, trained with emotion data, refused with its loading route explained
+# (hidden states unknown to the toolkit: 0; parameters from the model cards where stated)
+_register("emotion2vec", "emotion2vec", 0, 0, 50, None, ("emotion2vec_base",),
+          description="emotion2vec base (FunASR only: refused, see docs/upstreams.md)",
+          flag="emotion corpora (self-supervised pre-training on emotion speech, no labels)")
+_register("emotion2vec", "emotion2vec_plus_large", 0, 0, 50, None, ("emotion2vec+",),
+          params=300, description="emotion2vec+ large (FunASR only: refused)",
+          flag="emotion labels (fine-tuned on pseudo-labelled emotion data)")
 
 
 def upstream_info(name: str) -> UpstreamInfo:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator
@@ -52,18 +54,41 @@ def fetch(name: str, download: Callable[[], Any]) -> Any:
     try:
         with trusted_checkpoints():
             return download()
-    except (OSError, ConnectionError, TimeoutError) as exc:
-        raise UpstreamUnavailable(
-            f"cannot fetch the published weights of upstream {name!r} "
-            f"({type(exc).__name__}: {exc}). On a machine without network access, download "
-            f"the checkpoint elsewhere and pass it with -k PATH (s3prl caches downloads under "
-            f"~/.cache/s3prl).") from exc
     except Exception as exc:
-        if _is_network_error(exc):
-            raise UpstreamUnavailable(
-                f"cannot fetch the published weights of upstream {name!r} "
-                f"({type(exc).__name__}). Pass a local checkpoint with -k PATH.") from exc
-        raise
+        if not isinstance(exc, (OSError, ConnectionError, TimeoutError)) \
+                and not _is_network_error(exc):
+            raise
+        raise UpstreamUnavailable(offline_hint(name, exc)) from None
+
+
+def offline_hint(name: str, exc: BaseException) -> str:
+    """One paragraph: the file s3prl wanted, where from, and where to put it.
+
+    >>> offline_hint("apc_960hr", OSError("no network"))[:60]
+    "cannot fetch the published weights of upstream 'apc_960hr' ("
+    """
+    text = str(exc)
+    found = re.search(r"host='([^']+)'.*?url: (/\S+?)\s*\(", text, re.S)
+    url = f"https://{found.group(1)}{found.group(2)}" if found else None
+    url = url or next(iter(re.findall(r"https?://[^\s'\")]+", text)), None)
+    why = f"{found.group(1)} not reachable" if found else (text.splitlines() or [""])[0][:120]
+    head = f"cannot fetch the published weights of upstream {name!r} ({type(exc).__name__}: {why})."
+    if url is None:
+        return (f"{head} On a machine with network access, download the checkpoint, then pass "
+                "it with -k PATH (s3prl caches downloads under ~/.cache/s3prl/download).")
+    cached = download_dir() / f"{hashlib.sha256(url.encode()).hexdigest()}.{Path(url).name}"
+    return (f"{head} The file it needs is {Path(url).name}: download {url} on a machine with "
+            f"network access, then either put it at {cached} (where s3prl looks for it, so "
+            f"-u {name} works as is) or pass it with -k PATH.")
+
+
+def download_dir() -> Path:
+    """The folder s3prl downloads into (``~/.cache/s3prl/download`` unless set otherwise)."""
+    try:
+        from s3prl.util.download import get_dir
+    except ImportError:  # pragma: no cover - s3prl is a dependency
+        return Path.home() / ".cache" / "s3prl" / "download"
+    return Path(get_dir())
 
 
 def _is_network_error(exc: BaseException) -> bool:

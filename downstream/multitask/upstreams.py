@@ -22,6 +22,7 @@ from emobench.core.context import RunContext
 from emobench.downstream import common
 from emobench.downstream.multitask.inputs import Parts, input_branches, join
 from emobench.upstream import FrozenUpstream
+from emobench.upstream.hf_models import folder_name
 
 
 def contexts(ctx: RunContext) -> list[RunContext]:
@@ -106,5 +107,5 @@ class Upstreams:
                             "normalize": view.upstream.normalize, "weights": weights})
             plots.layer_weights(weights, f"{u.info.name} layer weights ({title}, early fusion "
                                          f"{k}/{len(self.models)})",
-                                outdir / f"layer_weights_{k}_{u.info.name}.png")
+                                outdir / f"layer_weights_{k}_{folder_name(u.info.name)}.png")
         io.write_json(outdir / "layer_weights.json", {"upstream": self.name, "upstreams": entries})

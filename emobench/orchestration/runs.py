@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from emobench.core import io
 from emobench.core.config import absolute_paths, build, dump_yaml, load_yaml, merge, resolve, to_dict
@@ -64,7 +66,35 @@ def expdir(request: Request, default_name: str) -> Path:
 
 
 def default_name(request: Request, task_name: str, upstream: str) -> str:
-    return f"{task_name}_{upstream}" + ("_demo" if request.demo else "")
+    from emobench.upstream.hf_models import folder_name  # hf:<folder or hub id> holds '/'
+
+    return f"{task_name}_{folder_name(upstream)}" + ("_demo" if request.demo else "")
+
+
+def check_available(specs: tuple[UpstreamSpec, ...]) -> None:
+    """Refuse before anything is built when an upstream cannot be loaded here (its family's
+    ``available(info, checkpoint)``, where it has one: missing weights offline, refusals)."""
+    from emobench.upstream.registry import UPSTREAMS, upstream_info
+
+    for spec in specs:
+        check = getattr(UPSTREAMS.get(spec.name), "available", None)
+        if check is not None:
+            check(upstream_info(spec.name), spec.checkpoint)
+
+
+@contextlib.contextmanager
+def discarded_if_unavailable(folder: Path, created: bool) -> Iterator[None]:
+    """A run folder this start created is removed again when its upstream turns out to be
+    unavailable (weights missing offline, a refused upstream): a failed start leaves nothing."""
+    from emobench.upstream.s3prl_compat import UpstreamUnavailable
+
+    try:
+        yield
+    except UpstreamUnavailable:
+        if created:
+            setup_logging(None)
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def clear_previous(folder: Path) -> None:

@@ -37,8 +37,10 @@ def train_one(request: Request) -> dict[str, Any]:
         return module.train(runs.resume_context(request, folder))
 
     first, *more = runs.upstream_specs(request, name, module)
+    runs.check_available((first, *more))
     config = runs.resolve_config(request, name, module)
     module.check(config)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     setup_logging(None)
     runs.clear_previous(folder)
@@ -48,7 +50,8 @@ def train_one(request: Request) -> dict[str, Any]:
     runs.write_run_config(folder, ctx.run_record(), config, request.argv)
     LOG.info("experiment folder %s; command: run_downstream.py %s", folder,
              " ".join(request.argv))
-    return module.train(ctx)
+    with runs.discarded_if_unavailable(folder, created):
+        return module.train(ctx)
 
 
 def _finished(folder: Path, what: str, request: Request) -> dict[str, Any] | None:
