@@ -106,9 +106,12 @@ def test_python_api_arrays_equal_files(fbank_run):
     assert from_files.rows()[0]["file"] == str(wavs[0])
 
 
-def test_tiny_wavlm_inference_equals_evaluate(workdir):
-    spec = make_tiny("wavlm_large", workdir / "wavlm_tiny.ckpt")
-    run = _train("wavlm", "wavlm_large", "-k", spec.path)
+@pytest.mark.parametrize("name", ["wavlm_base_plus", "whisper_base"])
+def test_tiny_hf_model_inference_equals_evaluate(workdir, name):
+    """A tiny random transformers model in the hub's folder layout (``-u hf:<folder>``): the
+    probabilities of three demo test clips equal, digit for digit, those -m evaluate wrote."""
+    spec = make_tiny(name, workdir / f"{name}_tiny")
+    run = _train(f"hf_{name}", f"hf:{spec.path}")
     evaluated = _evaluated(run)
     predictor = emobench.load_predictor(run, device="cpu")
     rows = [{k: (v if isinstance(v, str) else f"{v:.6f}") for k, v in r.items()}
