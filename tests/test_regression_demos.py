@@ -3,7 +3,9 @@ refactoring (issue 14), to 1e-6 and byte for byte.
 
 The values in tests/data/regression_demos.json were measured on commit 21ef6fa (before any
 change), with the commands below, by ``python tests/test_regression_demos.py --record``. They
-must never be re-recorded to make a refactoring pass: a difference is a regression.
+must never be re-recorded to make a refactoring pass: a difference is a regression. A deliberate
+numeric change (not a refactoring) updates only the files it changes, each listed under
+"changes" in the record with the old hash and what was measured.
 
 Every command runs as a separate process from a fresh temporary working directory (the demo
 corpora go to ``results/demo/`` under it, the feature cache to ``data.cache_dir`` under it), with
