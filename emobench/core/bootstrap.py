@@ -58,7 +58,7 @@ class Units:
         names, index = np.unique(np.asarray([str(s) for s in speakers]), return_inverse=True)
         if len(names) < 2:
             return cls("utterance", np.arange(n), n, "a single speaker")
-        few = (f"only {len(names)} speakers: few distinct resamples, a coarse interval"
+        few = (f"only {len(names)} speakers: with few clusters the interval is approximate"
                if len(names) < FEW_SPEAKERS else "")
         return cls("speaker", index.astype(np.int64), len(names), few)
 
