@@ -77,7 +77,9 @@ def of_runs(blocks: Sequence[dict[str, Any]], **identity: Any) -> dict[str, Any]
             if c not in found:
                 found.append(c)
         labels.update(b.get("label_files", {}))
-    folds = sorted({b.get("fold") for b in blocks if b.get("fold") is not None}, key=str)
-    seeds = sorted({b.get("seed") for b in blocks if b.get("seed") is not None})
+    folds = sorted({f for b in blocks for f in [b.get("fold"), *b.get("folds", [])]
+                    if f is not None}, key=str)
+    seeds = sorted({s for b in blocks for s in [b.get("seed"), *b.get("seeds", [])]
+                    if s is not None})
     return {**toolkit(commit), **identity, "folds": folds, "seeds": seeds,
-            "checkpoints": found, "label_files": labels, "runs": len(blocks)}
+            "checkpoints": found, "label_files": labels, "merged": len(blocks)}

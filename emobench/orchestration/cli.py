@@ -83,13 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generated", help="score_generation: folder of generated clips, one "
                                         "subfolder per targeted emotion")
     p.add_argument("--ratings", help="score_generation: CSV of human ratings (HEEP, S_GEN)")
+    p.add_argument("experiments", nargs="*", metavar="EXP",
+                   help="compare: the two experiment folders A B (docs/statistics.md)")
+    p.add_argument("--resamples", type=int, help="compare: bootstrap resamples (default 1000)")
+    p.add_argument("--bootstrap-seed", type=int, help="compare: bootstrap seed (default 0)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.experiments and args.mode != "compare":
+        parser.error(f"unexpected arguments {args.experiments} (only -m compare takes folders)")
     try:
         if args.list_upstreams or args.list_tasks:
             from emobench.orchestration import listing

@@ -42,6 +42,9 @@ class Request:
     generated: str | None = None  # score_generation: --generated
     ratings: str | None = None  # score_generation: --ratings
     verbose: bool = False
+    experiments: tuple[str, ...] = ()  # compare: A B
+    resamples: int | None = None  # compare: --resamples
+    bootstrap_seed: int | None = None  # compare: --bootstrap-seed
     argv: tuple[str, ...] = field(default=())  # the command line as typed (for provenance)
 
     @classmethod
@@ -58,7 +61,10 @@ class Request:
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
                    fuse_from=args.fuse_from, generated=args.generated, ratings=args.ratings,
                    verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
-                   trainable_layers=args.upstream_trainable_layers)
+                   trainable_layers=args.upstream_trainable_layers,
+                   experiments=tuple(getattr(args, "experiments", None) or ()),
+                   resamples=getattr(args, "resamples", None),
+                   bootstrap_seed=getattr(args, "bootstrap_seed", None))
 
     def but(self, **changes) -> "Request":
         """A copy with ``changes`` (e.g. one fold's folder and override)."""

@@ -24,6 +24,8 @@ import numpy as np
 
 from emobench.core import io, plots
 from emobench.core.errors import UserError
+from emobench.core.provenance import of_runs
+from emobench.downstream import significance
 
 MISSING = "–"
 KIND_ORDER = ("upstream", "early fusion", "hybrid")  # the table's sections, as in paper 000
@@ -264,6 +266,8 @@ def write_report(root: str | Path, out: str | Path, task: str = "emotion",
         raise NoResults(f"no aggregate.json of task {task!r} under {root} (train with "
                         "--folds all to write one per condition)")
     table = build(aggregates, expected)
+    marks = significance.table_marks(  # stats: cells' ci and sig_vs_best (docs/statistics.md)
+        aggregates, lambda a: (a.get("row") or a["upstream"], _label(a["corpus"], a["condition"])))
     out = Path(out)
     written = [io.write_text(out / "table.md", markdown(table)),
                io.write_text(out / "table.csv", to_csv(table)),
@@ -273,11 +277,13 @@ def write_report(root: str | Path, out: str | Path, task: str = "emotion",
                    "metric": table.metric,
                    "cells": [{"upstream": u, "condition": c, "mean": m, "std": s, "runs": n,
                               **({"best_seed_value": table.best[(u, c)]}
-                                 if (u, c) in table.best else {})}
+                                 if (u, c) in table.best else {}), **marks.get((u, c), {})}
                              for (u, c), (m, s, n) in sorted(table.cells.items())],
                    "average": {u: table.average(u) for u in table.rows},
                    "kinds": table.kinds, "notes": table.notes,
-                   "sources": [a["path"] for a in aggregates]})]
+                   "sources": [a["path"] for a in aggregates],
+                   "provenance": of_runs([a.get("provenance", {}) for a in aggregates],
+                                         task=task)})]
     for upstream in table.rows:
         figure = layer_weight_figure(table, upstream, out / f"layer_weights_{upstream}.png")
         if figure is not None:

@@ -27,5 +27,8 @@ MODES.register("sweep", f"{_HERE}.sweep:run",
                description="a whole table as a job graph (-c sweep file, --launcher, --dry-run)")
 MODES.register("score_generation", f"{_HERE}.score_generation:run",
                description="ExVo-Generate: FID / HEEP / S_GEN of generated bursts (--generated)")
+MODES.register("compare", f"{_HERE}.compare:run",
+               description="paired bootstrap test of two experiments on the same test set: "
+                           "-m compare A B (docs/statistics.md)")
 
 __all__ = ["MODES"]

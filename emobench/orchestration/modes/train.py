@@ -105,6 +105,7 @@ def train_folds(request: Request) -> dict[str, Any]:
     With ``-a`` a finished fold (scores.json present) is reused and an interrupted one resumed.
     """
     from emobench.core import aggregate
+    from emobench.downstream import pooled
 
     if request.past_exp or request.seeds != 1:
         raise UserError("--folds cannot be combined with -e or --seeds; use -a to resume")
@@ -123,6 +124,7 @@ def train_folds(request: Request) -> dict[str, Any]:
         if layer_file.is_file():
             weights[fold] = json.loads(layer_file.read_text(encoding="utf-8"))["weights"]
     summary = aggregate.folds(results, weights if len(weights) == len(results) else None)
+    pooled.attach(summary, [[base / f"fold{fold}"] for fold in chosen])  # ci, provenance
     io.write_json(base / "aggregate.json", summary)
     main = summary["main"]
     LOG.info("%s %s/%s, %d folds: test %s %.4f +- %.4f (per fold %s) -> %s", summary["upstream"],
