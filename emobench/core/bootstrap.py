@@ -10,8 +10,8 @@ product: ``weights (B, N) @ statistics (N, D)``.
 >>> idx = resample_indices(3, resamples=2, seed=0)
 >>> idx.shape, bool(((idx >= 0) & (idx < 3)).all())
 ((2, 3), True)
->>> weights(idx, np.array([0, 0, 1, 2])).sum(axis=1).tolist()  # utterances of drawn speakers
-[4.0, 5.0]
+>>> idx.tolist(), weights(idx, np.array([0, 0, 1, 2])).tolist()  # speakers 0, 0, 1, 2
+([[2, 1, 1], [0, 0, 0]], [[0.0, 0.0, 2.0, 1.0], [3.0, 3.0, 0.0, 0.0]])
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def percentile_interval(values: np.ndarray, level: float = DEFAULT_LEVEL) -> tup
     """The percentile interval of bootstrap ``values`` (numpy's linear quantiles; NaN values,
     a metric undefined on some resample, are left out).
 
-    >>> percentile_interval(np.arange(101.0), 0.9)
-    (5.0, 95.0)
+    >>> percentile_interval(np.arange(5.0), 0.5)
+    (1.0, 3.0)
     """
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
@@ -110,8 +110,8 @@ def interval_record(values: np.ndarray, units: Units | str, resamples: int, seed
                     level: float = DEFAULT_LEVEL, clusters: int | None = None) -> dict:
     """The ``ci`` entry of one metric (scores.json, aggregate.json).
 
-    >>> interval_record(np.arange(101.0), "utterance", 101, 0, 0.9, clusters=7)["low"]
-    5.0
+    >>> interval_record(np.arange(5.0), "utterance", 5, 0, 0.5, clusters=7)["high"]
+    3.0
     """
     low, high = percentile_interval(values, level)
     unit = units.unit if isinstance(units, Units) else units
