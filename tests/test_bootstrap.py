@@ -227,3 +227,39 @@ def test_multitask_ceiling_names_each_targets_absent_classes():
     assert record["absent_classes"] == ["c"]
     assert record["perfect_macro_f1"] == pytest.approx(2 / 3)
     assert record["metrics"]["emotion_accuracy"] == 1.0
+
+
+@pytest.mark.slow
+def test_folds_write_intervals_ceilings_baselines_and_provenance(tmp_path, monkeypatch, capsys):
+    """Two demo folds end to end: every results JSON carries the new blocks, and compare and the
+    report read them."""
+    import json
+
+    from emobench.core import scores
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "emotion", "--demo", "--folds", "1,2",
+                 "-p", "run", "--device", "cpu", "-o", "train.epochs=2"]) == 0
+    for fold in (1, 2):
+        result = scores.read(tmp_path / "run" / f"fold{fold}" / "scores.json")  # the schema
+        ci = result["ci"]["test"]["macro_f1"]
+        assert ci["unit"] == "speaker" and ci["resamples"] == 1000
+        assert ci["low"] <= result["metrics"]["test"]["macro_f1"] <= ci["high"]
+        assert result["ceiling"]["test"]["perfect_macro_f1"] == 1.0
+        prov = result["provenance"]
+        assert prov["fold"] == fold and len(prov["checkpoints"][0]["sha256"]) == 64
+        assert any(p.endswith(f"labels_consensus_{fold}.csv") for p in prov["label_files"])
+    summary = json.loads((tmp_path / "run" / "aggregate.json").read_text())
+    assert summary["main"]["ci"]["unit"] == "speaker"
+    assert summary["main"]["ci"]["low"] <= summary["main"]["mean"] <= summary["main"]["ci"]["high"]
+    assert set(summary["baselines"]["test"]) >= {"macro_f1", "accuracy"}
+    assert summary["ceilings"]["test"]["perfect"]["macro_f1"] == 1.0
+    assert summary["provenance"]["folds"] == [1, 2] and len(summary["run_folders"]) == 2
+    assert main(["-m", "compare", "run", "run", "-p", "cmp"]) == 0
+    assert "macro_f1" in capsys.readouterr().out
+    record = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert record["folds"] == 2 and record["metrics"]["macro_f1"]["p_value"] == 1.0
+    assert main(["-m", "report", "-p", "run"]) == 0
+    table = json.loads((tmp_path / "run" / "report" / "table.json").read_text())
+    assert table["cells"][0]["ci"] == summary["main"]["ci"]
+    assert table["provenance"]["folds"] == [1, 2]
