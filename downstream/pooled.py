@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from emobench.core.bootstrap import Units, interval_record, paired_test
+from emobench.core.bootstrap import FEW_SPEAKERS, Units, interval_record, paired_test
 from emobench.core.errors import UserError
 from emobench.downstream.intervals import FILE, Settings, SplitUnits, draw, read_units
 
@@ -93,6 +93,10 @@ def intervals(groups: Sequence[Sequence[Path]], settings: Settings = Settings(),
         unit, clusters = _unit(units)
         note = NOTE + ("" if unit == "speaker" else
                        "; some folds have no speakers: utterances resampled there")
+        fewest = min(u.clusters for u in units)
+        if unit == "speaker" and fewest < FEW_SPEAKERS:
+            note += (f"; as few as {fewest} speakers in a fold: with few clusters the interval "
+                     "is approximate")
         out[split] = {k: {**interval_record(v, unit, settings.resamples, settings.seed,
                                             settings.level, clusters), "note": note}
                       for k, v in fold_mean_values(pooled, settings, units).items()}

@@ -28,7 +28,8 @@ def attach(result: dict[str, Any], outdir: Path, table: TargetTable, labels: np.
             intervals.truth_hash(truth))
         ci[split] = intervals.split_intervals(units[split], settings)
         ceilings[split] = intervals.ceiling(classes, truth.sum(axis=0),
-                                            {"uar": 1.0, "accuracy": 1.0}, split)
+                                            {m: rm.value(m, truth, truth)
+                                             for m in ("uar", "accuracy")}, split)
     intervals.write_units(outdir / intervals.FILE, units)
     result.update(ci=ci, ceiling=ceilings,
                   provenance=provenance.of_scores(result, [table.source]))

@@ -94,8 +94,8 @@ def run(request: Request) -> int:
     a, b = request.experiments
     record = compare(a, b, settings)
     text = printout(record)
-    out = Path(request.expdir) if request.expdir else (
-        runs.RESULTS / "compare" / f"{Path(a).name}__vs__{Path(b).name}")
+    name = "__vs__".join("-".join(Path(x).absolute().parts[-2:]) for x in (a, b))
+    out = Path(request.expdir) if request.expdir else runs.RESULTS / "compare" / name
     io.write_json(out / "compare.json", record)
     io.write_text(out / "compare.txt", text)
     print(text + f"-> {out / 'compare.json'}")
