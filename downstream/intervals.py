@@ -126,7 +126,8 @@ def read_units(path: Path) -> dict[str, SplitUnits]:
     """A ``bootstrap_units.npz``; a missing or malformed file is a UserError naming it."""
     if not path.is_file():
         raise UserError(f"{path} does not exist: runs scored before bootstrap intervals existed "
-                        "write it with -m evaluate -e <their folder>")
+                        "write it when re-scored: -m evaluate -e <run>/dev-best.ckpt, then use "
+                        "<run>/evaluate_dev-best")
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))

@@ -45,8 +45,9 @@ def groups_of(name: str) -> list[list[Path]]:
     if seeds:
         return [seeds]
     raise UserError(f"{folder}: no {FILE} in it, in fold<k>/ or seed<k>/ folders, and no "
-                    "aggregate.json listing its runs (runs scored before intervals existed "
-                    "write it with -m evaluate -e <run folder>)")
+                    "aggregate.json listing its runs (a run scored before intervals existed "
+                    "writes it when re-scored: -m evaluate -e <run>/dev-best.ckpt, then use "
+                    "<run>/evaluate_dev-best)")
 
 
 def compare(a: str, b: str, settings: Settings = Settings(), split: str = "test"
