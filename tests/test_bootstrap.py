@@ -263,3 +263,40 @@ def test_folds_write_intervals_ceilings_baselines_and_provenance(tmp_path, monke
     table = json.loads((tmp_path / "run" / "report" / "table.json").read_text())
     assert table["cells"][0]["ci"] == summary["main"]["ci"]
     assert table["provenance"]["folds"] == [1, 2]
+
+
+def test_an_emotion_run_records_absent_classes_intervals_and_label_hashes(tmp_path, caplog):
+    from emobench.core import scores
+    from emobench.corpora.emotion_labels import LabelTable
+    from emobench.downstream.emotion.uncertainty import attach
+
+    csv = tmp_path / "labels" / "labels_consensus_1.csv"
+    csv.parent.mkdir()
+    csv.write_text("FileName,ang,hap,neu,sad\n")
+    (csv.parent / "config.json").write_text("{}")
+    n = 12
+    labels = np.eye(4)[[0, 1] * (n // 2)] * 0.9 + 0.025  # neu and sad never in the truth
+    probs = np.roll(labels, 1, axis=0)
+    table = LabelTable(csv, ["ang", "hap", "neu", "sad"], [f"f{i}.wav" for i in range(n)],
+                       [Path(f"f{i}.wav") for i in range(n)], [f"s{i % 3}" for i in range(n)],
+                       np.array(["test"] * n), labels, np.ones(n, int), np.ones(n, int))
+    result = {"task": "emotion", "corpus": "c", "condition": "P", "fold": 1, "seed": 1,
+              "upstream": {"name": "u", "checkpoint_sha256": "0" * 64}, "warnings": []}
+    with caplog.at_level(logging.WARNING, logger="emobench"):
+        attach(result, tmp_path, table, {"test": (table.file_names, labels, probs)})
+    assert result["ceiling"]["test"]["absent_classes"] == ["neu", "sad"]
+    assert result["ceiling"]["test"]["perfect_macro_f1"] == 0.5
+    assert "absent from the truth" in caplog.text and "neu" in result["warnings"][0]
+    assert result["ci"]["test"]["macro_f1"]["unit"] == "speaker"
+    assert result["ci"]["test"]["macro_f1"]["clusters"] == 3
+    from emobench.core.io import sha256_file
+    assert result["provenance"]["label_files"][str(csv)] == sha256_file(csv)
+    scores.validate({**result, "schema_version": 1, "toolkit": {"version": "x", "git_commit": None},
+                     "main_metric": {"name": "macro_f1", "split": "test", "value": 0.0,
+                                     "higher_is_better": True},
+                     "metrics": {"test": {"macro_f1": 0.0}}, "baselines": {"test": {"f": 0.0}},
+                     "selection": {"metric": "m", "epoch": 1}, "counts": {"test": n},
+                     "upstream": {"name": "u", "checkpoint_sha256": "0" * 64, "layer": None,
+                                  "normalize": False}})
+    units = intervals.read_units(tmp_path / intervals.FILE)["test"]
+    assert units.ids == table.file_names and units.speakers == table.speakers
