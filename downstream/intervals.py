@@ -80,10 +80,18 @@ class SplitUnits:
                           dict(self.combiners), self.truth_sha256)
 
 
-def truth_hash(*arrays: np.ndarray) -> str:
+def truth_hash(ids: Sequence[str], *arrays: np.ndarray) -> str:
+    """sha256 of the truths (rows of ``arrays``, one per id) in the order of the sorted ids, so
+    the same labels in another row order hash alike.
+
+    >>> truth_hash(["b", "a"], np.eye(2)) == truth_hash(["a", "b"], np.eye(2)[::-1])
+    True
+    """
+    order = np.argsort(np.asarray(ids, dtype=str), kind="stable")
     digest = hashlib.sha256()
     for a in arrays:
-        digest.update(np.ascontiguousarray(np.round(np.asarray(a, np.float64), 9)).tobytes())
+        rows = np.round(np.asarray(a, np.float64), 9)[order]
+        digest.update(np.ascontiguousarray(rows).tobytes())
     return digest.hexdigest()
 
 

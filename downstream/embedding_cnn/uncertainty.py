@@ -25,7 +25,7 @@ def attach(result: dict[str, Any], outdir: Path, table: TargetTable, labels: np.
         units[split] = intervals.SplitUnits(
             [table.file_ids[i] for i in rows], [table.speakers[i] for i in rows],
             {m: (m, rm.rows(m, truth, log_probs)) for m in ("uar", "accuracy")}, {},
-            intervals.truth_hash(truth))
+            intervals.truth_hash([table.file_ids[i] for i in rows], truth))
         ci[split] = intervals.split_intervals(units[split], settings)
         ceilings[split] = intervals.ceiling(classes, truth.sum(axis=0),
                                             {m: rm.value(m, truth, truth)

@@ -21,7 +21,7 @@ def split_units(names: Sequence[str], speakers: Sequence[str | None], truth: np.
                 probs: np.ndarray) -> intervals.SplitUnits:
     return intervals.SplitUnits(list(names), list(speakers),
                                 {m: (m, rm.rows(m, truth, probs)) for m in RESAMPLED},
-                                {}, intervals.truth_hash(truth))
+                                {}, intervals.truth_hash(names, truth))
 
 
 def attach(result: dict[str, Any], outdir: Path, table: LabelTable,

@@ -27,7 +27,7 @@ def attach(result: dict[str, Any], outdir: Path, table: ExVoTable,
             [table.file_ids[i] for i in rows], [table.speakers[i] for i in rows],
             {"ccc_unadapted": ("ccc", rm.rows("ccc", truth, unadapted)),
              "ccc_adapted": ("ccc", rm.rows("ccc", truth, pred))}, {},
-            intervals.truth_hash(truth))
+            intervals.truth_hash([table.file_ids[i] for i in rows], truth))
         ci[split] = intervals.split_intervals(units[split], settings)
     intervals.write_units(outdir / intervals.FILE, units)
     result.update(ci=ci, provenance=provenance.of_scores(result, [table.source]))

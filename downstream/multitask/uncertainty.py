@@ -27,15 +27,16 @@ def split_units(cfg: MultitaskConfig, table: TargetTable, targets: list[Target],
         keep = table.present[t.name][where]
         if not keep.any():
             continue
-        hashed += [truth[t.name][where][keep], keep]
+        hashed += [np.where(keep[:, None], truth[t.name][where].reshape(len(where), -1), 0.0),
+                   keep]
         for m in metrics_of(t.cfg):
             found[metric_key(t.cfg, m)] = (m, rm.rows(m, truth[t.name][where],
                                                       pred[t.name][where], keep))
     keys = [metric_key(t, m) for t, m in selection_items(cfg)]
-    return intervals.SplitUnits([table.file_ids[i] for i in where],
-                                [table.speakers[i] for i in where], found,
+    ids = [table.file_ids[i] for i in where]
+    return intervals.SplitUnits(ids, [table.speakers[i] for i in where], found,
                                 {cfg.selection.name: (cfg.selection.combine, keys)},
-                                intervals.truth_hash(*hashed))
+                                intervals.truth_hash(ids, *hashed))
 
 
 def split_ceiling(targets: list[Target], truth: dict[str, np.ndarray], rows: np.ndarray,
