@@ -163,3 +163,19 @@ def attach(summary: dict[str, Any], groups: Sequence[Sequence[Path]],
     if summary["main"]["name"] in summary["ci"][split]:
         summary["main"]["ci"] = summary["ci"][split][summary["main"]["name"]]
     return summary
+
+
+def attach_seeds(summary: dict[str, Any], folders: Sequence[Path],
+                 settings: Settings = Settings()) -> dict[str, Any]:
+    """seeds.json's ``ci``: the intervals of the seed-mean metrics of every split the runs
+    scored (one group: all seeds resampled on the same draw); none, with the reason, for runs
+    without a units file."""
+    from emobench.core.experiment import LOG
+
+    try:
+        splits = list(read_units(Path(folders[0]) / FILE))
+        summary["ci"] = intervals([list(folders)], settings, splits)
+    except UserError as exc:
+        LOG.warning("no bootstrap interval for the seeds: %s", exc)
+        summary.setdefault("notes", {})["ci"] = f"none: {exc}"
+    return summary

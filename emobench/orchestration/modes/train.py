@@ -64,6 +64,7 @@ def train_seeds(request: Request) -> dict[str, Any]:
     With ``-a`` a finished seed (scores.json present) is reused and an interrupted one resumed.
     """
     from emobench.core import seeds
+    from emobench.downstream import pooled
 
     if request.past_exp:
         raise UserError("--seeds cannot be combined with -e; use -a with the same -n/-p")
@@ -79,6 +80,7 @@ def train_seeds(request: Request) -> dict[str, Any]:
                  if hasattr(module, "selection_of") else module.SELECTION)
     summary = {"task": name, "expdir": str(base), **seeds.summarize(results, selection)}
     summary["best_expdir"] = str(base / f"seed{summary['best_seed']}")
+    pooled.attach_seeds(summary, [base / f"seed{s}" for s in sorted(results)])  # ci (stats)
     io.write_json(base / "seeds.json", summary)
     io.write_text(base / "seeds.md", seeds.table(summary))
     LOG.info("%d seeds -> %s\n%s", request.seeds, base / "seeds.json", seeds.table(summary))
