@@ -141,6 +141,8 @@ def test_seeds_report_mean_std_and_the_best_on_validation(small: Path):
     assert summary["mean"]["test"]["s_mtl"] == pytest.approx(tests.mean())
     assert summary["std"]["test"]["s_mtl"] == pytest.approx(tests.std(ddof=1))
     assert "| test | s_mtl |" in (base / "seeds.md").read_text()
+    ci = summary["ci"]["test"]["s_mtl"]  # the seed mean's bootstrap interval (statistics.md)
+    assert ci["unit"] == "speaker" and ci["low"] < ci["high"] and ci["resamples"] == 1000
     # -a reuses the finished seeds
     assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "exvo_mtl", "-n", "seeds", "-a",
                  "--seeds", "3", "--seed", "11", "--device", "cpu", "-o",

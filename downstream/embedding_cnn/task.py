@@ -32,6 +32,7 @@ from emobench.corpora.target_table import TableLayout, TargetTable, read_table
 from emobench.downstream import common
 from emobench.downstream.embedding_cnn import data
 from emobench.downstream.embedding_cnn.config import EmbeddingCNNConfig
+from emobench.downstream.embedding_cnn.uncertainty import attach as attach_uncertainty
 from emobench.downstream.trainer import Evaluation, Loop, Schedule, Selection, StepLoss, Trainer
 from emobench.downstream.waveforms import Standardizer, WaveformDataset
 from emobench.upstream.embedding_cnn import INPUT_OF
@@ -173,7 +174,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
                           f"{cfg.target.name} has {list(hard.classes)}")
     waveforms = waveforms_of(cfg, table)
     train_labels = hard.labels[(table.splits == "train") & (hard.labels >= 0)]
-    metrics, baselines, rows_out = {}, {}, []
+    metrics, baselines, rows_out, scored = {}, {}, [], {}
     for split in ("val", "test"):
         rows = np.flatnonzero((table.splits == split) & (hard.labels >= 0))
         if not len(rows):
@@ -181,6 +182,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
         log_probs = data.utterance_log_probs(
             model, (data.signal(waveforms, int(i), spec) for i in rows), spec, ctx.device)
         metrics[split] = data.scores(hard.labels[rows], log_probs)
+        scored[split] = (rows, log_probs)
         baselines[split] = data.constant_scores(hard.labels[rows], train_labels,
                                                 len(hard.classes))
         LOG.info("%s: %s (majority class: %s)", split,
@@ -210,6 +212,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
         "embedding": {"dim": 2 * spec.embedding_dim, "network": spec.to_dict(),
                       "use": f"-u {ctx.upstream.name} -k {checkpoint}"},
     }
+    attach_uncertainty(result, outdir, table, hard.labels, spec.classes, scored)  # stats
     scores.write(outdir / "scores.json", result)
     return result
 

@@ -23,6 +23,7 @@ from emobench.downstream.emotion.loss import soft_label_loss
 from emobench.downstream.emotion.metrics import all_metrics, best_constant_probs, per_class_f1
 from emobench.downstream.emotion.model import CNNSelfAttentionHead, EmotionHead, EmotionModel
 from emobench.downstream.emotion.outputs import leaderboard_files, predictions_csv
+from emobench.downstream.emotion.uncertainty import attach as attach_uncertainty
 from emobench.upstream import FrozenUpstream
 
 NAME = "emotion"
@@ -167,5 +168,6 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
     }
     if audit is not None:
         result["audit"] = audit
+    attach_uncertainty(result, outdir, table, outputs)  # ci, ceiling, provenance (stats)
     scores.write(outdir / "scores.json", result)
     return result

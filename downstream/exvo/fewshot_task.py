@@ -28,6 +28,7 @@ from emobench.downstream.exvo.adapt import METHODS, PARAMETER_GROUPS, FewShotMod
 from emobench.downstream.exvo.fewshot_config import FewShotConfig
 from emobench.corpora.exvo_labels import EMOTIONS, ExVoTable, read_data_info
 from emobench.downstream.exvo.fewshot_outputs import write_outputs
+from emobench.downstream.exvo.fewshot_uncertainty import attach as attach_uncertainty
 from emobench.downstream.exvo.fewshot_protocol import (fewshot_predict, mean_ccc,
                                                        per_speaker_ccc, quantiles, speakers_in)
 from emobench.downstream.exvo.metrics import per_emotion_ccc
@@ -268,6 +269,7 @@ def evaluate_checkpoint(ctx: RunContext, checkpoint: Path, outdir: Path,
             "baselines": "the training-set mean intensities for every query",
         },
     }
+    attach_uncertainty(result, outdir, table, adapted_pred)  # ci, provenance (stats)
     scores.write(outdir / "scores.json", result)
     return result
 

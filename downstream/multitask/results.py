@@ -11,7 +11,7 @@ splits: what ``-m fuse`` combines.
 from __future__ import annotations
 
 import io as _io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ import numpy as np
 from emobench.core import io
 from emobench.core.errors import UserError
 from emobench.core.experiment import LOG, provenance
+from emobench.core.provenance import of_scores
 from emobench.corpora.target_table import TargetTable
-from emobench.downstream.multitask import scoring
+from emobench.downstream import intervals
+from emobench.downstream.multitask import scoring, uncertainty
 from emobench.downstream.multitask.checks import loss_of
 from emobench.downstream.multitask.config import MultitaskConfig
 from emobench.downstream.multitask.kinds import Target
@@ -38,6 +40,8 @@ class Scored:
     baselines: dict[str, dict[str, float]]
     per_class: dict[str, dict[str, dict[str, float]]]
     scored: dict[str, np.ndarray]  # split -> its rows with labels
+    units: dict[str, Any] = field(default_factory=dict)  # split -> bootstrap units (stats)
+    uncertainty: dict[str, Any] = field(default_factory=dict)  # scores.json ci, ceiling
 
 
 def score(cfg: MultitaskConfig, table: TargetTable, targets: list[Target],
@@ -58,7 +62,8 @@ def score(cfg: MultitaskConfig, table: TargetTable, targets: list[Target],
         LOG.info("%s: %s (constant baselines: %s)", split,
                  " ".join(f"{k} {v:.4f}" for k, v in metrics[split].items()),
                  " ".join(f"{k} {v:.4f}" for k, v in baselines[split].items()))
-    return Scored(metrics, baselines, per_class, scored)
+    units, uncertain = uncertainty.of_splits(cfg, table, targets, truth, pred, scored)
+    return Scored(metrics, baselines, per_class, scored, units, uncertain)
 
 
 def write_outputs(outdir: Path, cfg: MultitaskConfig, table: TargetTable, targets: list[Target],
@@ -67,6 +72,7 @@ def write_outputs(outdir: Path, cfg: MultitaskConfig, table: TargetTable, target
     OUTPUTS.get(cfg.output.format).write(Written(outdir, cfg, table, targets, pred,
                                                  scored.scored, title))
     write_predictions(outdir / PREDICTIONS, table, targets, pred)
+    intervals.write_units(outdir / intervals.FILE, scored.units)
 
 
 def write_predictions(path: Path, table: TargetTable, targets: list[Target],
@@ -114,7 +120,9 @@ def scores_record(cfg: MultitaskConfig, table: TargetTable, targets: list[Target
     main_split = "test" if "test" in done.metrics else "val"
     name = cfg.selection.name
     identity = {"upstream": upstream, **({"upstreams": upstreams} if upstreams else {})}
-    return {
+    extra = {**{k: v for k, v in done.uncertainty.items() if k != "warnings"}, **(extra or {})}
+    warnings = [*warnings, *done.uncertainty.get("warnings", [])]
+    record = {
         "schema_version": 1, "task": task, "corpus": cfg.data.corpus,
         "condition": cfg.data.condition, "fold": None, **identity, "seed": seed,
         "toolkit": provenance(), "checkpoint": checkpoint,
@@ -127,5 +135,7 @@ def scores_record(cfg: MultitaskConfig, table: TargetTable, targets: list[Target
                     for t in targets},
         "selection": selection, "feature_path": feature_path,
         "counts": table.counts(), "warnings": warnings, "notes": scoring.notes(cfg),
-        **(extra or {}),
+        **extra,
     }
+    record["provenance"] = of_scores(record, [table.source])
+    return record

@@ -71,7 +71,43 @@ def folds(results: Mapping[int, dict[str, Any]],
                  "per_fold": [results[k]["metrics"][main["split"]][main["name"]] for k in order]},
         "mean": mean, "std": std, "per_class_mean": per_class,
         "per_fold": {str(k): results[k]["metrics"] for k in order},
-        "layer_weights": weights,
+        "layer_weights": weights, **references(results),
         "notes": {"std": "sample standard deviation over folds (N - 1)",
-                  "layer_weights": "softmax layer weights averaged over folds"},
+                  "layer_weights": "softmax layer weights averaged over folds",
+                  "baselines": "the constant predictors' scores, mean over folds",
+                  "ceilings": "per fold the classes absent from the test truth; a perfect "
+                              "predictor's score (absent classes count as F1 = 0)"},
     }
+
+
+def references(results: Mapping[Any, dict[str, Any]]) -> dict[str, Any]:
+    """What the means should be read against: the constant baselines (mean over runs of each
+    run's ``baselines``) and the ceilings (per run the classes absent from the truth; the mean
+    and per-run score of a perfect predictor), for the splits and names every run has.
+
+    >>> run = lambda b, absent, p: {"baselines": {"test": {"f": b}}, "ceiling": {"test": {
+    ...     "absent_classes": absent, "metrics": {"f": p}}}}
+    >>> r = references({1: run(0.2, [], 1.0), 2: run(0.4, ["x"], 0.5)})
+    >>> r["baselines"]["test"]["f"], r["ceilings"]["test"]["perfect"]["f"]
+    (0.30000000000000004, 0.75)
+    >>> r["ceilings"]["test"]["absent_classes"]
+    {'1': [], '2': ['x']}
+    """
+    order = sorted(results, key=str)
+    out: dict[str, Any] = {}
+    if all("baselines" in results[k] for k in order):
+        out["baselines"] = mean_std({k: results[k]["baselines"] for k in order})[0]
+    if all("ceiling" in results[k] for k in order):
+        ceilings: dict[str, Any] = {}
+        for split in results[order[0]]["ceiling"]:
+            if not all(split in results[k]["ceiling"] for k in order):
+                continue
+            per_run = [results[k]["ceiling"][split] for k in order]
+            names = [n for n in per_run[0].get("metrics", {})
+                     if all(n in c.get("metrics", {}) for c in per_run)]
+            ceilings[split] = {
+                "absent_classes": {str(k): c["absent_classes"] for k, c in zip(order, per_run)},
+                "perfect": {n: float(np.mean([c["metrics"][n] for c in per_run])) for n in names},
+                "perfect_per_run": {n: [c["metrics"][n] for c in per_run] for n in names}}
+        out["ceilings"] = ceilings
+    return out

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from emobench.core.aggregate import mean_std
+from emobench.core.aggregate import mean_std, references
 
 
 def summarize(results: Mapping[int, dict[str, Any]], selection: tuple[str, str, bool]
@@ -67,7 +67,7 @@ def cell(results: Mapping[int, dict[str, Any]],
                  "per_seed": [results[s]["metrics"][split][name] for s in order],
                  "best_seed": summary["best_seed"],
                  "best": summary["best"][split][name]},
-        "layer_weights": weights,
+        "layer_weights": weights, **references(results),
     }
 
 

@@ -86,13 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audio", help="inference: an audio file, a folder of them or a .txt list")
     p.add_argument("--html", action="store_true",
                    help="report: also the static HTML leaderboard (index.html, docs/report.md)")
+    p.add_argument("experiments", nargs="*", metavar="EXP",
+                   help="compare: the two experiment folders A B (docs/statistics.md)")
+    p.add_argument("--resamples", type=int, help="compare: bootstrap resamples (default 1000)")
+    p.add_argument("--bootstrap-seed", type=int, help="compare: bootstrap seed (default 0)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.experiments and args.mode != "compare":
+        parser.error(f"unexpected arguments {args.experiments} (only -m compare takes folders)")
     try:
         if args.list_upstreams or args.list_tasks:
             from emobench.orchestration import listing

@@ -44,6 +44,9 @@ class Request:
     audio: str | None = None  # inference: --audio
     html: bool = False  # report: --html
     verbose: bool = False
+    experiments: tuple[str, ...] = ()  # compare: A B
+    resamples: int | None = None  # compare: --resamples
+    bootstrap_seed: int | None = None  # compare: --bootstrap-seed
     argv: tuple[str, ...] = field(default=())  # the command line as typed (for provenance)
 
     @classmethod
@@ -61,7 +64,10 @@ class Request:
                    fuse_from=args.fuse_from, generated=args.generated, ratings=args.ratings,
                    audio=args.audio,
                    verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
-                   trainable_layers=args.upstream_trainable_layers, html=args.html)
+                   trainable_layers=args.upstream_trainable_layers,
+                   experiments=tuple(getattr(args, "experiments", None) or ()),
+                   resamples=getattr(args, "resamples", None),
+                   bootstrap_seed=getattr(args, "bootstrap_seed", None), html=args.html)
 
     def but(self, **changes) -> "Request":
         """A copy with ``changes`` (e.g. one fold's folder and override)."""

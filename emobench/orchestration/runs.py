@@ -17,6 +17,7 @@ from emobench.orchestration.request import Request
 
 RESULTS = Path("results")
 STALE = ("last.ckpt", "dev-best.ckpt", "scores.json", "predictions.csv", "predictions.npz",
+         "bootstrap_units.npz",
          "layer_weights.json", "log.log", "events.out.tfevents.*", "*_fold*_predict.txt",
          "*_fold*_truth.txt", "*.png", "ExVo-Multi_*.csv", "seeds.json", "seeds.md")
 

@@ -26,6 +26,8 @@ import numpy as np
 
 from emobench.core import io
 from emobench.core.errors import UserError
+from emobench.core.provenance import of_runs
+from emobench.downstream import significance
 from emobench.orchestration.leaderboard import identity
 from emobench.orchestration.leaderboard.captions import as_json, caption
 from emobench.orchestration.leaderboard.cells import MISSING, Cell, fmt, from_aggregate
@@ -292,6 +294,26 @@ def latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+SIG_LEGEND = ("* significantly below the best row of its column: paired bootstrap over the "
+              "test speakers (utterances where none are known), Holm-corrected per column, "
+              "alpha 0.05 (docs/statistics.md)")
+
+
+def attach_marks(aggregates: list[dict[str, Any]]) -> None:
+    """Each aggregate's ``main.significance``: its paired test against the best aggregate of
+    its column (:func:`emobench.downstream.significance.table_marks`), with the mark ``*``
+    where it is significantly worse; cells that could not be compared say why."""
+    def key(a: dict[str, Any]) -> tuple[int, str]:
+        return id(a), _label(a["corpus"], a["condition"])
+
+    marks = significance.table_marks(aggregates, key)
+    for a in aggregates:
+        sig = marks.get(key(a), {}).get("sig_vs_best")
+        if sig is not None:
+            a["main"]["significance"] = {**sig, **({"mark": "*", "legend": SIG_LEGEND}
+                                                   if sig.get("worse") else {})}
+
+
 def write_report(root: str | Path, out: str | Path, task: str = "emotion",
                  expected: Sequence[tuple[str, str, str | None]] = (),
                  html: bool = False) -> list[Path]:
@@ -304,13 +326,17 @@ def write_report(root: str | Path, out: str | Path, task: str = "emotion",
     if not aggregates and not expected:
         raise NoResults(f"no aggregate.json of task {task!r} under {root} (train with "
                         "--folds all to write one per condition)")
+    attach_marks(aggregates)
     table = build(aggregates, expected)
     out = Path(out)
     written = figures.write_all(table, out, task)
     written += [io.write_text(out / "table.md", markdown(table)),
                 io.write_text(out / "table.csv", to_csv(table)),
                 io.write_text(out / "table.tex", latex(table)),
-                io.write_json(out / "table.json", as_json(table, [a["path"] for a in aggregates]))]
+                io.write_json(out / "table.json", {
+                    **as_json(table, [a["path"] for a in aggregates]),
+                    "provenance": of_runs([a.get("provenance", {}) for a in aggregates],
+                                          task=task)})]
     if html:
         from emobench.orchestration.leaderboard import site
 

@@ -28,6 +28,14 @@ def caption(table: Any) -> list[str]:
     return lines + table.legends + table.messages
 
 
+def _significance(table: Any, key: tuple[str, str]) -> dict[str, Any]:
+    """A cell's ``sig_vs_best`` (its paired test against its column's best row), when tested."""
+    source = table.sources.get(key) or {}
+    sig = {k: v for k, v in (source.get("main", {}).get("significance") or {}).items()
+           if k not in ("mark", "legend")}
+    return {"sig_vs_best": sig} if sig else {}
+
+
 def as_json(table: Any, sources: list[str]) -> dict[str, Any]:
     """``table.json``: every cell with its counts, status, interval and mark."""
     return {
@@ -35,7 +43,7 @@ def as_json(table: Any, sources: list[str]) -> dict[str, Any]:
         "metric": table.metric,
         "cells": [{"upstream": u, "condition": c, "mean": m, "std": s, "runs": n,
                    **({"best_seed_value": table.best[(u, c)]} if (u, c) in table.best else {}),
-                   **table.cell((u, c)).as_dict()}
+                   **table.cell((u, c)).as_dict(), **_significance(table, (u, c))}
                   for (u, c), (m, s, n) in sorted(table.cells.items())],
         "average": {u: table.average(u) for u in table.rows},
         "checkpoints": {u: ck.as_dict() for u, ck in table.checkpoints.items()},

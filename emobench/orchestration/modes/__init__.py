@@ -39,5 +39,8 @@ MODES.register("serab_table", f"{_HERE}.serab_table:run",
 MODES.register("cross", f"{_HERE}.cross:run",
                description="cross-corpus: a trained emotion/probe run (-e) on another corpus "
                            "through a class mapping (-c)")
+MODES.register("compare", f"{_HERE}.compare:run",
+               description="paired bootstrap test of two experiments on the same test set: "
+                           "-m compare A B (docs/statistics.md)")
 
 __all__ = ["MODES"]

@@ -67,6 +67,7 @@ def train_seeds(request: Request) -> dict[str, Any]:
     With ``-a`` a finished seed (scores.json present) is reused and an interrupted one resumed.
     """
     from emobench.core import seeds
+    from emobench.downstream import pooled
 
     if request.past_exp:
         raise UserError("--seeds cannot be combined with -e; use -a with the same -n/-p")
@@ -82,6 +83,7 @@ def train_seeds(request: Request) -> dict[str, Any]:
                  if hasattr(module, "selection_of") else module.SELECTION)
     summary = {"task": name, "expdir": str(base), **seeds.summarize(results, selection)}
     summary["best_expdir"] = str(base / f"seed{summary['best_seed']}")
+    pooled.attach_seeds(summary, [base / f"seed{s}" for s in sorted(results)])  # ci (stats)
     io.write_json(base / "seeds.json", summary)
     io.write_text(base / "seeds.md", seeds.table(summary))
     LOG.info("%d seeds -> %s\n%s", request.seeds, base / "seeds.json", seeds.table(summary))
@@ -108,6 +110,7 @@ def train_folds(request: Request) -> dict[str, Any]:
     With ``-a`` a finished fold (scores.json present) is reused and an interrupted one resumed.
     """
     from emobench.core import aggregate
+    from emobench.downstream import pooled
 
     if request.past_exp or request.seeds != 1:
         raise UserError("--folds cannot be combined with -e or --seeds; use -a to resume")
@@ -128,6 +131,7 @@ def train_folds(request: Request) -> dict[str, Any]:
             weights[fold] = json.loads(layer_file.read_text(encoding="utf-8"))["weights"]
     summary = aggregate.folds(results, weights if len(weights) == len(results) else None)
     summary["folds_available"] = list(available)  # the report marks a cell of fewer partial
+    pooled.attach(summary, [[base / f"fold{fold}"] for fold in chosen])  # ci, provenance
     io.write_json(base / "aggregate.json", summary)
     main = summary["main"]
     LOG.info("%s %s/%s, %d folds: test %s %.4f +- %.4f (per fold %s) -> %s", summary["upstream"],

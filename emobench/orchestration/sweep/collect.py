@@ -19,6 +19,7 @@ import numpy as np
 
 from emobench.core import aggregate, io, seeds
 from emobench.core.experiment import LOG, setup_logging
+from emobench.downstream import pooled
 from emobench.orchestration.sweep import metrics_table
 
 
@@ -78,6 +79,7 @@ def cell(cell: dict[str, Any]) -> dict[str, Any]:
         per_seed = {r["seed"]: scores[r["key"]] for r in cell["runs"]}
         found = {r["seed"]: _weights(Path(r["expdir"])) for r in cell["runs"]}
         summary = seeds.cell(per_seed, {s: w for s, w in found.items() if w is not None})
+        pooled.attach(summary, [[Path(r["expdir"]) for r in cell["runs"]]])  # ci, provenance
         io.write_json(target, {**summary, **_row(cell)})
         status.update(status="done", aggregate=str(target), main=summary["main"])
         status["scores"] = {r["key"]: scores[r["key"]].get("metrics") for r in cell["runs"]}
@@ -90,6 +92,8 @@ def cell(cell: dict[str, Any]) -> dict[str, Any]:
         if all(w is not None for w in per_seed):
             weights[fold] = np.mean(per_seed, axis=0).tolist()
     summary = aggregate.folds(results, weights if len(weights) == len(results) else None)
+    pooled.attach(summary, [[Path(r["expdir"]) for r in cell["runs"] if r["fold"] == fold]
+                            for fold in folds])  # ci, provenance
     summary["seeds"] = sorted({r["seed"] for r in cell["runs"]})
     io.write_json(target, {**summary, **_row(cell)})
     status.update(status="done", aggregate=str(target), main=summary["main"])
