@@ -46,7 +46,10 @@ def test_a_multitask_sweep_writes_a_seed_table(tmp_path: Path):
     assert {c["condition"] for c in table["cells"]} == {"demo_dimensional/gender",
                                                         "demo_dimensional/no_gender"}
     cell = [c for c in table["cells"] if c["condition"].endswith("/gender")][0]
-    shown = (f"{cell['mean']:.4f} ± {cell['std']:.4f} ({cell['best_seed_value']:.4f}) n=2")
+    ci = cell["ci"]  # the seeds' bootstrap interval (docs/statistics.md)
+    assert ci["low"] <= cell["mean"] <= ci["high"]
+    shown = (f"{cell['mean']:.4f} ± {cell['std']:.4f} ({cell['best_seed_value']:.4f}) "
+             f"[{ci['low']:.4f}, {ci['high']:.4f}] n=2")
     assert shown in md, md
     assert "mean ± sample std over seeds, in brackets the seed best on validation" in md
 
