@@ -29,6 +29,7 @@ class Request:
     seed: int = 1337
     folds: str | None = None
     seeds: int = 1
+    overwrite: bool = False  # --overwrite: --seeds/--folds may replace a single run's outputs
     device: str | None = None
     demo: bool = False
     shard: str | None = None
@@ -58,7 +59,8 @@ class Request:
                    launcher=args.launcher, dry_run=args.dry_run, throughput=args.throughput,
                    fuse_from=args.fuse_from, generated=args.generated, ratings=args.ratings,
                    verbose=args.verbose, argv=tuple(argv), trainable=args.upstream_trainable,
-                   trainable_layers=args.upstream_trainable_layers)
+                   trainable_layers=args.upstream_trainable_layers,
+                   overwrite=args.overwrite)
 
     def but(self, **changes) -> "Request":
         """A copy with ``changes`` (e.g. one fold's folder and override)."""
