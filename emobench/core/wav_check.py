@@ -65,7 +65,7 @@ def header_problem(path: Path) -> str | None:
         return None
     declared, present = found
     if declared == 0 and present == 0:
-        return "zero-length WAV: its data chunk holds no samples"
+        return "zero-length WAV: audio has zero length (its data chunk holds no samples)"
     if declared in STREAMED:
         return None
     if present < declared:
