@@ -248,7 +248,7 @@ class Trainer:
         model.train()
         total, seen, parts = 0.0, 0, {}
         for batch in tqdm(loop.batches(epoch), desc=f"epoch {epoch + 1}/{schedule.epochs}",
-                          leave=False, disable=None):
+                          total=loop.steps_per_epoch, delay=3, leave=False, disable=None):
             step = loop.loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
             step.total.backward()
