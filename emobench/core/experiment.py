@@ -7,6 +7,7 @@ import platform
 import random
 import subprocess
 import sys
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -41,7 +42,9 @@ def setup_logging(expdir: Path | None, verbose: bool = False) -> logging.Logger:
 def route_third_party(handlers: list[logging.Handler]) -> None:
     """Send Python warnings (torch, sklearn, ...) and third-party loggers to ``handlers``
     (the experiment's log.log; none: dropped) instead of the console."""
-    logging.captureWarnings(True)
+    if warnings.showwarning.__module__ != "logging":  # not (or no longer) captured: capture
+        logging.captureWarnings(False)
+        logging.captureWarnings(True)
     for name in THIRD_PARTY:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
