@@ -187,6 +187,9 @@ def resume_context(request: Request, folder: Path) -> RunContext:
     saved_run = folder / "config.yaml"
     if not last.is_file() or not saved_run.is_file():
         raise UserError(f"cannot resume: {folder} has no last.ckpt and config.yaml")
+    for partial in folder.glob(".*.tmp"):  # a write the killed run never finished (core/io.py)
+        LOG.info("%s: removing %s, a write interrupted by the previous run", folder, partial.name)
+        partial.unlink(missing_ok=True)
     saved = load_yaml(saved_run)
     name, module = task(saved["run"]["task"])
     config = resolve(module.CONFIG, saved["config"], request.override)
