@@ -22,7 +22,7 @@ def too_short(num_samples: Sequence[int], rates: Sequence[int], needed: int) -> 
     """Indices of utterances shorter than ``needed`` samples once resampled to 16 kHz.
 
     >>> too_short([160, 400, 1000], [16000, 16000, 44100], 400)
-    [0]
+    [0, 2]
     """
     return [i for i, (n, rate) in enumerate(zip(num_samples, rates))
             if rate and math.floor(int(n) * SAMPLE_RATE / int(rate)) < needed]
