@@ -115,7 +115,7 @@ class Schedule:
             raise ConfigError(f"train.scheduler={self.scheduler!r}: none or cosine_warmup")
         for key in ("epochs", "eval_every_epochs", "save_every_epochs"):
             if getattr(self, key) < 1:
-                raise ConfigError(f"train.{key} must be >= 1")
+                raise ConfigError(f"train.{key}={getattr(self, key)}: must be >= 1")
         if self.patience is not None and self.patience < 1:
             raise ConfigError("train.patience must be >= 1")
         if self.warmup_steps < 0 or self.lr <= 0:

@@ -194,6 +194,27 @@ def test_exvo_mtl_without_test_rows_is_an_error(work, capsys):
     assert not list(work.rglob("ExVo-Multi_*.csv"))
 
 
+def test_multitask_negative_epochs_and_non_finite_audio(work, capsys):
+    from emobench.corpora import demo_hume_vb
+
+    data_info = demo_hume_vb.build(work / "hume", seed=0, speakers_per_country=4,
+                                   bursts_per_speaker=2)
+    wavs = data_info.parent / "wav"
+
+    def run(*extra: str) -> int:
+        return main(["-m", "train", "-u", UPSTREAM, "-d", "exvo_mtl", "-n", "run", "--device",
+                     "cpu", "-o", f"data.data_info={data_info}", "-o",
+                     f"data.audio_root={wavs}", *extra])
+
+    refused(capsys, run("-o", "train.epochs=-1"), "train.epochs=-1", ">= 1")
+    nan = sorted(wavs.glob("*.wav"))[3]
+    data = np.random.default_rng(0).uniform(-0.1, 0.1, 8000).astype(np.float32)
+    data[7] = np.inf
+    sf.write(str(nan), data, 16000, subtype="FLOAT")
+    refused(capsys, run("-o", "train.epochs=1"), data_info, nan, "non-finite samples", "line ")
+    assert left_behind(work) == []
+
+
 # -- checkpoints -------------------------------------------------------------------------------
 
 class _Evil:

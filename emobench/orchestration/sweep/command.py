@@ -135,9 +135,10 @@ def main(config: str | None, launcher: str, dry_run: bool = False,
     if dry_run:
         print(cost_text(plan, throughput))
         return 0
-    if problems:
-        raise UserError(f"{config}: the sweep cannot start: {len(problems)} thing(s) missing "
-                        "(listed above; --dry-run lists them without running anything)")
+    if preflight.blocking(problems):
+        raise UserError(f"{config}: the sweep cannot start: {len(preflight.blocking(problems))} "
+                        "thing(s) missing (listed above; nothing was submitted; --dry-run lists "
+                        "them without running anything)")
     io.write_json(plan.sweep_dir / "plan.json", plan.to_json())
     engine = Engine(plan, LAUNCHERS.get(name)(spec, plan.sweep_dir, plan.workdir),
                     poll_seconds=(spec.slurm.poll_seconds if name == "slurm"
