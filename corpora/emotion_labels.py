@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from emobench.core.errors import LabelFileError, UserError  # noqa: F401 (re-exported)
-from emobench.core.audio import AudioError, inspect, resolve_in_root
+from emobench.core.audio import AudioError, inspect_file, resolve_in_root
 from emobench.core.experiment import LOG
 
 META_COLUMNS = ("FileName", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
@@ -187,7 +187,7 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
             audio = resolve_in_root(audio_root, str(name))
             paths.append(audio)
             if check_audio:
-                frames[i], rates[i], warning = inspect(audio)
+                frames[i], rates[i], warning = inspect_file(audio)
                 if warning:
                     warned.append(f"line {line[i]}: {warning}")
                 if frames[i] == 0:

@@ -28,7 +28,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from emobench.core.audio import AudioError, inspect, resolve_in_root
+from emobench.core.audio import AudioError, inspect_file, resolve_in_root
 from emobench.core.errors import LabelFileError
 from emobench.core.experiment import LOG
 
@@ -202,7 +202,7 @@ def _paths(layout: TableLayout, ids: np.ndarray, audio_root: str | Path, check_a
         try:
             paths[i] = resolve_in_root(audio_root, relative + layout.audio_ext)
             if check_audio:
-                frames, _, warning = inspect(paths[i])  # header, non-finite, cancelling
+                frames, _, warning = inspect_file(paths[i])  # header, non-finite, cancelling
                 if frames == 0:
                     problems.append(f"line {line[i]}: {paths[i]}: audio has zero length")
                 if warning:

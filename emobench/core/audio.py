@@ -51,7 +51,7 @@ def num_frames(path: Path) -> tuple[int, int]:
     return int(info.frames), int(info.samplerate)
 
 
-def inspect(path: Path) -> tuple[int, int, str | None]:
+def inspect_file(path: Path) -> tuple[int, int, str | None]:
     """``(samples, sample rate, warning)``: :func:`num_frames`, and for float or multi-channel
     files their samples too: non-finite samples are an AudioError, near-silent or
     channel-cancelling audio a warning naming the file (docs/robustness.md)."""
