@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from emobench.core.errors import LabelFileError, UserError  # noqa: F401 (re-exported)
-from emobench.core.audio import AudioError, num_frames, resolve_in_root
+from emobench.core.audio import AudioError, inspect_file, resolve_in_root
 from emobench.core.experiment import LOG
 
 META_COLUMNS = ("FileName", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
@@ -81,13 +81,15 @@ class LabelTable:
     labels: np.ndarray  # (N, C) soft labels
     num_samples: np.ndarray  # native-rate sample counts, from the headers
     sample_rates: np.ndarray
+    # near-silent or channel-cancelling audio, one message per file (recorded in scores.json)
+    audio_warnings: tuple[str, ...] = ()
 
     def subset(self, split: str) -> "LabelTable":
         keep = np.flatnonzero(self.splits == split)
         return LabelTable(self.source, self.classes, [self.file_names[i] for i in keep],
                           [self.paths[i] for i in keep], [self.speakers[i] for i in keep],
                           self.splits[keep], self.labels[keep], self.num_samples[keep],
-                          self.sample_rates[keep])
+                          self.sample_rates[keep], self.audio_warnings)
 
     def __len__(self) -> int:
         return len(self.file_names)
@@ -95,8 +97,10 @@ class LabelTable:
 
 def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
                 sum_tolerance: float = 1e-3, allow_speaker_overlap: bool = False,
-                check_audio: bool = True) -> LabelTable:
-    """Read and validate ``labels_consensus_<fold>.csv`` against config.json and the audio."""
+                check_audio: bool = True, speakerless: bool = False) -> LabelTable:
+    """Read and validate ``labels_consensus_<fold>.csv`` against config.json and the audio.
+
+    A blank SpkrID is an error unless ``speakerless`` (a corpus without speaker ids)."""
     label_dir = Path(label_dir)
     corpus = read_corpus_config(label_dir)
     path = label_dir / f"labels_consensus_{fold}.csv"
@@ -156,7 +160,13 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
 
     speakers: list[str | None] = [None] * len(frame)
     if "SpkrID" in columns:
-        speakers = [None if pd.isna(s) else str(s) for s in frame["SpkrID"]]
+        speakers = [None if pd.isna(s) or not str(s).strip() else str(s)
+                    for s in frame["SpkrID"]]
+        if not speakerless:
+            for i in (i for i, s in enumerate(speakers) if s is None):
+                problems.append(f"line {line[i]}: blank SpkrID (the speaker audit needs every "
+                                "speaker; for a corpus without speaker ids set "
+                                "data.speakerless=true)")
         if not allow_speaker_overlap:
             per_speaker = pd.DataFrame({"spk": speakers, "split": split_values}).dropna()
             for spk, splits in per_speaker.groupby("spk")["split"].unique().items():
@@ -168,6 +178,7 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
     paths: list[Path] = []
     frames = np.zeros(len(frame), dtype=np.int64)
     rates = np.zeros(len(frame), dtype=np.int64)
+    warned: list[str] = []
     for i, name in enumerate(names):
         if pd.isna(name):
             paths.append(Path())
@@ -176,7 +187,9 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
             audio = resolve_in_root(audio_root, str(name))
             paths.append(audio)
             if check_audio:
-                frames[i], rates[i] = num_frames(audio)
+                frames[i], rates[i], warning = inspect_file(audio)
+                if warning:
+                    warned.append(f"line {line[i]}: {warning}")
                 if frames[i] == 0:
                     problems.append(f"line {line[i]}: {audio}: audio has zero length")
         except AudioError as exc:
@@ -191,5 +204,7 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
             problems.append(f"split {corpus.split_names[split]!r} ({split}) has no rows")
     if problems:
         raise LabelFileError(path, problems)
+    for warning in warned:
+        LOG.warning("%s: %s", path, warning)
     return LabelTable(path, corpus.classes, [str(n) for n in names], paths, speakers,
-                      splits, values, frames, rates)
+                      splits, values, frames, rates, tuple(warned))

@@ -28,8 +28,9 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 
-from emobench.core.audio import AudioError, num_frames, resolve_in_root
+from emobench.core.audio import AudioError, inspect_file, resolve_in_root
 from emobench.core.errors import LabelFileError
+from emobench.core.experiment import LOG
 
 SPLITS = ("train", "val", "test")  # internal names
 HUME_SPLIT_NAMES = {"train": "Train", "val": "Val", "test": "Test"}
@@ -200,8 +201,12 @@ def _paths(layout: TableLayout, ids: np.ndarray, audio_root: str | Path, check_a
             relative = match[1]
         try:
             paths[i] = resolve_in_root(audio_root, relative + layout.audio_ext)
-            if check_audio and num_frames(paths[i])[0] == 0:
-                problems.append(f"line {line[i]}: {paths[i]}: audio has zero length")
+            if check_audio:
+                frames, _, warning = inspect_file(paths[i])  # header, non-finite, cancelling
+                if frames == 0:
+                    problems.append(f"line {line[i]}: {paths[i]}: audio has zero length")
+                if warning:
+                    LOG.warning("line %s: %s (kept)", line[i], warning)
         except AudioError as exc:
             problems.append(f"line {line[i]}: {exc}")
     dup = pd.Series(ids).duplicated(keep=False).to_numpy() & (ids != "")

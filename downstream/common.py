@@ -8,9 +8,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
 
-from emobench.core import io, plots
+from emobench.core import checkpoint_file, io, plots
 from emobench.core.config import ConfigError
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG
@@ -45,7 +44,7 @@ def featurizer_of(ctx: RunContext, upstream: FrozenUpstream) -> Featurizer:
 
 def load_checkpoint(path: Path, checkpoint_format: str, task: str) -> dict[str, Any]:
     """A task's checkpoint (plain data, ``weights_only``); another file is a ConfigError."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = checkpoint_file.load(path, f"{task} checkpoint")
     if not isinstance(saved, dict) or saved.get("format") != checkpoint_format:
         raise ConfigError(f"{path} is not an emobench {task} checkpoint")
     return saved

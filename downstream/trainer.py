@@ -115,7 +115,7 @@ class Schedule:
             raise ConfigError(f"train.scheduler={self.scheduler!r}: none or cosine_warmup")
         for key in ("epochs", "eval_every_epochs", "save_every_epochs"):
             if getattr(self, key) < 1:
-                raise ConfigError(f"train.{key} must be >= 1")
+                raise ConfigError(f"train.{key}={getattr(self, key)}: must be >= 1")
         if self.patience is not None and self.patience < 1:
             raise ConfigError("train.patience must be >= 1")
         if self.warmup_steps < 0 or self.lr <= 0:
@@ -248,7 +248,7 @@ class Trainer:
         model.train()
         total, seen, parts = 0.0, 0, {}
         for batch in tqdm(loop.batches(epoch), desc=f"epoch {epoch + 1}/{schedule.epochs}",
-                          leave=False, disable=None):
+                          total=loop.steps_per_epoch, delay=3, leave=False, disable=None):
             step = loop.loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
             step.total.backward()

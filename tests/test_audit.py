@@ -221,7 +221,7 @@ def _cli(corpus, out: Path, *extra: str) -> int:
 def test_cli_audit_clean_and_leaky(clean, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert _cli(clean, out) == 0
-    written = json.loads((out / "labels_audit.json").read_text())
+    written = json.loads((out / f"{tmp_path.name}_labels_audit.json").read_text())
     assert written["leaky"] is False and list(written["folds"]) == ["1", "2"]
     assert "fold 1: 4 train / 4 dev / 4 test" in capsys.readouterr().out
 
@@ -231,7 +231,7 @@ def test_cli_audit_clean_and_leaky(clean, tmp_path: Path, capsys) -> None:
     captured = capsys.readouterr()
     assert "fold 2: speaker 'spk1' is in train (1 rows) and test (3 rows)" in captured.out
     assert "leakage" in captured.err
-    assert json.loads((out / "labels_audit.json").read_text())["leaky"] is True
+    assert json.loads((out / f"{tmp_path.name}_labels_audit.json").read_text())["leaky"] is True
 
 
 def test_cli_audit_user_errors(clean, tmp_path: Path, capsys) -> None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from emobench.upstream import build_upstream, make_tiny, upstream_info
+from emobench.core.errors import UserError
 from emobench.upstream.base import CheckpointMismatch
 from emobench.upstream.s3prl_compat import UpstreamUnavailable
 from emobench.upstream.wav2vec_family import FORMATS, TINY_DECOAR2, decoar2_frames, decoar2_shapes
@@ -125,7 +126,8 @@ def test_wrong_layouts_are_refused_clearly(tiny, tmp_path):
         build_upstream("decoar2", tiny["modified_cpc"].path)
     text = tmp_path / "notes.txt"
     text.write_text("not a checkpoint")
-    with pytest.raises(CheckpointMismatch, match="cannot be read as a modified_cpc checkpoint"):
+    with pytest.raises(UserError, match="cannot load this modified_cpc checkpoint: not a "
+                                        "checkpoint"):
         build_upstream("cpc", str(text))
 
 

@@ -44,6 +44,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from torchaudio.transforms import MelSpectrogram
 
+from emobench.core import checkpoint_file
 from emobench.upstream import s3prl_compat
 from emobench.upstream.base import (PROBE_SECONDS, SAMPLE_RATE, CheckpointMismatch, FrozenUpstream,
                            TinySpec, UpstreamInfo, check_keys)
@@ -146,7 +147,7 @@ class ByolSExpert(nn.Module):
 
 
 def _state_dict(checkpoint: str, path: Path, strip_prefixes: bool) -> dict[str, torch.Tensor]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = checkpoint_file.load(path, "BYOL checkpoint")
     if not isinstance(state, dict):
         raise CheckpointMismatch(f"{checkpoint}: not a state dict ({type(state).__name__})")
     if strip_prefixes:  # as s3prl's byol_a loader does

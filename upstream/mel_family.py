@@ -56,7 +56,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from emobench.core.errors import UserError
+from emobench.core import checkpoint_file
 from emobench.upstream import s3prl_compat
 from emobench.upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo, check_keys
 
@@ -109,16 +109,8 @@ def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
 
 def _read(path: Path) -> dict[str, Any]:
     """The checkpoint as ``torch.load(weights_only=True)`` reads it (nothing else is unpickled)."""
-    try:
-        with s3prl_compat.trusted_checkpoints():
-            states = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load raises many types on a file it cannot read
-        lines = [line.strip() for line in str(exc).splitlines()]
-        refused = [line.split(". ")[0] for line in lines if "WeightsUnpickler error" in line]
-        detail = refused[0] if refused else f"{type(exc).__name__}: {lines[0] if lines else ''}"
-        raise UserError(f"{path}: not readable with torch.load(weights_only=True), which admits "
-                        f"only tensors, plain containers and argparse.Namespace "
-                        f"({detail})") from exc
+    with s3prl_compat.trusted_checkpoints():
+        states = checkpoint_file.load(path)
     if not isinstance(states, dict):
         raise CheckpointMismatch(
             f"{path}: a checkpoint must be a dict, found {type(states).__name__}")

@@ -12,6 +12,7 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from emobench.core.config import ConfigError
 from emobench.core.errors import UserError
 from emobench.upstream.hf_models import HF_MODELS
 from emobench.upstream.info import TinySpec, UpstreamInfo
@@ -106,7 +107,8 @@ def build_upstream(name: str, checkpoint: str | None = None,
     canonical = UPSTREAMS.canonical(name)
     info = upstream_info(canonical)
     if checkpoint is not None and not info.needs_checkpoint:
-        raise ValueError(f"upstream {canonical} takes no checkpoint, but -k {checkpoint} was given")
+        raise ConfigError(f"-k {checkpoint}: upstream {canonical} takes no checkpoint (it has "
+                          "no weights); leave -k out")
     upstream = UPSTREAMS.get(canonical).build(info, checkpoint)
     if padded_batch is not None:
         upstream.padded_batch = padded_batch

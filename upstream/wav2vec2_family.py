@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from emobench.core.config import ConfigError
+from emobench.core import checkpoint_file
 from emobench.upstream import s3prl_compat
 from emobench.upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo
 
@@ -175,7 +176,9 @@ def _refuse_mismatch(path: Path, name: str) -> Iterator[None]:
         yield
     except KeyError as exc:  # wavlm: no cfg / model; data2vec: no _ema
         raise CheckpointMismatch(f"{what}: it has no {exc} entry") from exc
-    except (ValueError, pickle.UnpicklingError) as exc:  # converted: a required key is missing
+    except (pickle.UnpicklingError, EOFError) as exc:  # unsafe pickle, empty or foreign file
+        raise checkpoint_file.load_failure(path, exc, f"{name} checkpoint") from None
+    except ValueError as exc:  # converted: a required key is missing
         raise CheckpointMismatch(f"{what}: {exc}") from exc
     except RuntimeError as exc:  # strict load_state_dict: missing / unexpected / resized keys
         if "loading state_dict" not in str(exc):

@@ -36,7 +36,6 @@ Quirks of s3prl 0.4.18 handled here:
 from __future__ import annotations
 
 import contextlib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -44,6 +43,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from emobench.core import checkpoint_file
 from emobench.upstream import s3prl_compat
 from emobench.upstream.base import CheckpointMismatch, FrozenUpstream, TinySpec, UpstreamInfo, check_keys
 from emobench.upstream.baseline import kaldi_frames
@@ -121,12 +121,8 @@ def build(info: UpstreamInfo, checkpoint: str | None) -> FrozenUpstream:
 def read_checkpoint(path: Path, name: str) -> dict[str, Any]:
     """The checkpoint at ``path``, refused unless it has the layout of upstream ``name``."""
     form = FORMATS[name]
-    try:
-        with s3prl_compat.trusted_checkpoints():
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise CheckpointMismatch(f"{path}: cannot be read as a {name} checkpoint: "
-                                 f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+    with s3prl_compat.trusted_checkpoints():
+        state = checkpoint_file.load(path, f"{name} checkpoint")
     missing = [k for k in form.keys if not isinstance(state, dict) or k not in state]
     if missing:
         raise CheckpointMismatch(f"{path}: not a {name} checkpoint: it has no {missing} "

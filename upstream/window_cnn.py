@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emobench.core.errors import UserError
+from emobench.core import checkpoint_file
 from emobench.upstream.base import SAMPLE_RATE, CheckpointMismatch, check_keys
 from emobench.upstream.zff import zff_signal
 
@@ -183,11 +183,7 @@ def checkpoint_dict(spec: NetworkSpec, model: WindowCNN) -> dict[str, Any]:
 
 def load(path: str | Path) -> tuple[NetworkSpec, WindowCNN]:
     """The spec and the trained network of a checkpoint (``weights_only``), in eval mode."""
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: name it
-        raise UserError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})"
-                        ) from None
+    saved = checkpoint_file.load(path, "embedding CNN checkpoint")
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise CheckpointMismatch(f"{path} is not an embedding CNN checkpoint (train one with "
                                  "-d embedding_cnn; its dev-best.ckpt is the checkpoint)")

@@ -176,24 +176,30 @@ def audit_fold(table: LabelTable, fold: int | str, partition: dict[str, Any] | N
     }
 
 
-def audit(label_dir: str | Path, audio_root: str | Path, folds: Iterable[int | str] | None = None,
-          partition: dict[str, Any] | None = None, hash_audio: bool = True) -> dict[str, Any]:
+def audit(label_dir: str | Path, audio_root: str | Path | None,
+          folds: Iterable[int | str] | None = None, partition: dict[str, Any] | None = None,
+          hash_audio: bool = True, speakerless: bool = False) -> dict[str, Any]:
     """Audit every ``labels_consensus_<k>.csv`` of ``label_dir`` (or ``folds``).
 
     Malformed label files raise :class:`LabelFileError` as in training; speakers in two splits
-    are read (not refused) so that they can be reported.
+    are read (not refused) so that they can be reported. Without ``audio_root`` the label files
+    alone are audited: no audio file is opened and the identical-audio check is skipped.
     """
     label_dir = Path(label_dir)
+    hash_audio = hash_audio and audio_root is not None
     folds = fold_names(label_dir) if folds is None else list(folds)
     if not folds:
         raise ConfigError(f"{label_dir} holds no labels_consensus_<fold>.csv")
     hashes: dict[Path, str] = {}
     reports = {}
     for fold in folds:
-        table = read_labels(label_dir, fold, audio_root, allow_speaker_overlap=True)
+        table = read_labels(label_dir, fold, label_dir if audio_root is None else audio_root,
+                            allow_speaker_overlap=True, check_audio=audio_root is not None,
+                            speakerless=speakerless)
         reports[str(fold)] = audit_fold(table, fold, partition, hash_audio, hashes)
     problems = [p["message"] for r in reports.values() for p in r["problems"]]
-    return {"label_dir": str(label_dir), "audio_root": str(audio_root),
+    return {"label_dir": str(label_dir),
+            "audio_root": None if audio_root is None else str(audio_root),
             "partition_checks": {"units": bool(partition and (partition.get("unit_regex")
                                                              or partition.get("dyad_regex"))),
                                  "expected_rows": bool(partition
@@ -212,6 +218,9 @@ def summary(report: dict[str, Any]) -> str:
                                      ("expected rows", checks["expected_rows"])) if not on]
     lines = [f"audit of {report['label_dir']} ({len(folds)} fold(s)): {state}"
              + (f" [not checked: {', '.join(skipped)}]" if skipped else "")]
+    if report.get("audio_root") is None:
+        lines.append("audio checks skipped: no data.audio_root (label files only; the audio "
+                     "files' existence, headers and identical content were not checked)")
     for fold in folds.values():
         counts = " / ".join(f"{fold['counts'][s]} {s}" for s in SPLITS)
         lines.append(f"fold {fold['fold']}: {counts}" + (" LEAKY" if fold["leaky"] else ""))

@@ -19,6 +19,9 @@ class DataConfig:
     standardize: bool = True  # by the mean and std of all training samples
     label_sum_tolerance: float = 1e-3  # |sum of a label row - 1| above this is an error
     allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
+    # a blank SpkrID is an error unless true (a corpus without speaker ids: the speaker audit
+    # is then off, and scores.json says so in its warnings)
+    speakerless: bool = False
     # training audits the fold (downstream/emotion/audit.py) and refuses a speaker, unit
     # (session/dyad) or identical-audio overlap between splits unless true (then: warnings)
     allow_leakage: bool = False

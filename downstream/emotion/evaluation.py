@@ -33,7 +33,8 @@ CHECKPOINT_FORMAT = "emobench-emotion-1"
 def read_table(cfg: EmotionConfig) -> LabelTable:
     return read_labels(cfg.data.label_dir, cfg.data.fold, cfg.data.audio_root,
                        sum_tolerance=cfg.data.label_sum_tolerance,
-                       allow_speaker_overlap=cfg.data.allow_speaker_overlap)
+                       allow_speaker_overlap=cfg.data.allow_speaker_overlap,
+                       speakerless=cfg.data.speakerless)
 
 
 def names(cfg: EmotionConfig) -> tuple[str, str]:

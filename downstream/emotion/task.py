@@ -19,6 +19,7 @@ from emobench.core.context import RunContext
 from emobench.core.experiment import LOG, seed_everything
 from emobench.downstream import common
 from emobench.downstream.emotion.audit import audit_for_training, partition_spec
+from emobench.downstream.input_checks import check_table
 from emobench.downstream.emotion.config import EmotionConfig
 from emobench.downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
 from emobench.downstream.emotion.evaluation import (CHECKPOINT_FORMAT, NAME, build_model,
@@ -68,7 +69,9 @@ def check(cfg: EmotionConfig) -> None:
     if cfg.model.head != "linear" and cfg.train.feature_path == "pooled":
         raise ConfigError(f"model.head={cfg.model.head} is nonlinear before the pooling: it "
                           "needs train.feature_path=frames (or auto)")
-    if cfg.train.epochs is None or cfg.train.epochs < 1:
+    if cfg.train.epochs is not None and cfg.train.epochs < 1:
+        raise ConfigError(f"train.epochs={cfg.train.epochs}: the number of epochs must be >= 1")
+    if cfg.train.epochs is None:
         raise ConfigError("train.epochs is not set: corpus configs under configs/emotion/ set it "
                           "(EMO-SUPERB: CREMA-D 110, IEMOCAP 40, ...), or -o train.epochs=N")
     Schedule.of(cfg.train).check()
@@ -100,6 +103,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     cfg: EmotionConfig = ctx.config
     check(cfg)
     table = read_table(cfg)
+    check_table(ctx, table, cfg.data)
     audit = audit_for_training(table, cfg.data, ctx.warnings)
     train_table, dev_table = table.subset("train"), table.subset("dev")
     LOG.info("%s fold %s: %d train / %d dev / %d test utterances, %d classes %s", table.source,
@@ -195,6 +199,7 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     check_data(cfg)
     common.require_cache(cfg.data)
     table = read_table(cfg)
+    check_table(ctx, table, cfg.data)
     train_set = EmotionDataset(table.subset("train"), cfg.data.max_seconds, Standardizer(),
                                preload=False)
     everything = EmotionDataset(table, cfg.data.max_seconds, _standardizer(cfg, train_set),

@@ -70,6 +70,8 @@ def ccc_bars(per_split: dict[str, Sequence[float]], path: Path, title: str) -> P
 class ExVoMultiOutputs:
     """The writer of ``output.format: exvo_multi``."""
 
+    submission = True  # needs Test rows (downstream/multitask/checks.py: require_test_rows)
+
     def check(self, cfg) -> None:
         """The targets it writes: emotion (intensities), age (regression), country
         (categorical)."""

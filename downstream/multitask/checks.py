@@ -150,3 +150,16 @@ def check_config(cfg: MultitaskConfig) -> None:
     if cfg.model.head_hidden is not None and cfg.model.head_hidden < 1:
         raise ConfigError("model.head_hidden must be >= 1 (or null: one linear layer)")
     Schedule.of(cfg.train).check()
+
+
+def require_test_rows(cfg: MultitaskConfig, table) -> None:
+    """An output format that writes a challenge submission (``submission = True``) needs Test
+    rows: without them the submission would be an empty file (docs/robustness.md)."""
+    from emobench.core.errors import LabelFileError
+
+    writer = OUTPUTS.get(cfg.output.format)
+    if getattr(writer, "submission", False) and not (table.splits == "test").any():
+        raise LabelFileError(table.source, [
+            f"no {cfg.data.split_names.test} rows: output.format={cfg.output.format} writes a "
+            f"submission for the {cfg.data.split_names.test} split, which would be empty "
+            "(add the Test rows, or use output.format=generic)"])

@@ -39,6 +39,8 @@ def _by_column(targets, kinds: tuple[str, ...]) -> dict[str, object]:
 class IS25Outputs:
     """The writer of one task's submission (``task``: categorical or attributes)."""
 
+    submission = True  # needs Test rows (checks.require_test_rows)
+
     def __init__(self, task: str):
         self.task = task
 

@@ -29,7 +29,7 @@ from emobench.downstream.functionals import functionals
 from emobench.downstream.multitask import (frames, inference, ranges, results, sampling,
                                           scoring, speaker, text_inputs)
 from emobench.downstream.multitask.checks import (check_config, columns_of, kind_of, loss_of,
-                                                  selection_items)
+                                                  require_test_rows, selection_items)
 from emobench.downstream.multitask.config import MultitaskConfig
 from emobench.downstream.multitask.fusion import fusion_inputs
 from emobench.downstream.multitask.inputs import Parts, dims
@@ -80,6 +80,7 @@ def read(cfg: MultitaskConfig) -> TargetTable:
                          tuple(asdict(d.split_names).items()), d.audio_ext)
     specs = [kind_of(t).spec(t, columns_of(t)) for t in cfg.targets]
     table = read_table(d.data_info, d.audio_root, specs, layout, d.allow_speaker_overlap)
+    require_test_rows(cfg, table)
     table = sampling.training_table(cfg, table)  # data_handling.train_ambiguous
     return text_inputs.checked(cfg, speaker.restrict(cfg, table))
 

@@ -11,6 +11,7 @@ import torch
 import torchaudio.functional as AF
 
 from emobench.core.errors import UserError
+from emobench.core.wav_check import header_problem, sample_problems
 
 SAMPLE_RATE = 16_000
 
@@ -40,11 +41,32 @@ def num_frames(path: Path) -> tuple[int, int]:
     """(number of samples, sample rate) from the file header; errors name the file."""
     if not path.is_file():
         raise AudioError(f"{path}: audio file does not exist")
+    problem = header_problem(path)
+    if problem:
+        raise AudioError(f"{path}: {problem}")
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise AudioError(f"{path}: unreadable audio ({exc})") from None
     return int(info.frames), int(info.samplerate)
+
+
+def inspect_file(path: Path) -> tuple[int, int, str | None]:
+    """``(samples, sample rate, warning)``: :func:`num_frames`, and for float or multi-channel
+    files their samples too: non-finite samples are an AudioError, near-silent or
+    channel-cancelling audio a warning naming the file (docs/robustness.md)."""
+    frames, rate = num_frames(path)
+    info = sf.info(str(path))
+    if frames == 0 or (info.subtype not in ("FLOAT", "DOUBLE") and info.channels == 1):
+        return frames, rate, None
+    try:
+        data = sf.read(str(path), dtype="float32", always_2d=True)[0]
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise AudioError(f"{path}: unreadable audio ({exc})") from None
+    error, warning = sample_problems(data, info.subtype)
+    if error:
+        raise AudioError(f"{path}: {error}")
+    return frames, rate, warning and f"{path}: {warning}"
 
 
 def load(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> torch.Tensor:
@@ -63,6 +85,8 @@ def load(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None =
         raise AudioError(f"{path}: unreadable audio ({exc})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: audio has zero length")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path}: non-finite samples (NaN or inf)")
     return prepare(data, native, sample_rate, max_seconds)
 
 

@@ -7,6 +7,7 @@ import platform
 import random
 import subprocess
 import sys
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 import emobench
 from emobench.core.resources import CHECKOUT, in_checkout
 LOG = logging.getLogger("emobench")
+# Python warnings and the logs of these libraries go to log.log only, never to the console
+THIRD_PARTY = ("py.warnings", "matplotlib", "torch", "sklearn", "s3prl", "transformers")
 
 
 def setup_logging(expdir: Path | None, verbose: bool = False) -> logging.Logger:
@@ -32,7 +35,23 @@ def setup_logging(expdir: Path | None, verbose: bool = False) -> logging.Logger:
         handler.setFormatter(fmt)
         LOG.addHandler(handler)
     LOG.propagate = False
+    route_third_party(handlers[1:])
     return LOG
+
+
+def route_third_party(handlers: list[logging.Handler]) -> None:
+    """Send Python warnings (torch, sklearn, ...) and third-party loggers to ``handlers``
+    (the experiment's log.log; none: dropped) instead of the console."""
+    if warnings.showwarning.__module__ != "logging":  # not (or no longer) captured: capture
+        logging.captureWarnings(False)
+        logging.captureWarnings(True)
+    for name in THIRD_PARTY:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        for handler in handlers or [logging.NullHandler()]:
+            logger.addHandler(handler)
+        logger.propagate = False
 
 
 def seed_everything(seed: int) -> None:

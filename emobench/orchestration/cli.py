@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1,
                    help="train: run seeds SEED..SEED+N-1 (folders seed<k>/) and write mean +- std "
                         "and the best-on-validation seed to seeds.json")
+    p.add_argument("--overwrite", action="store_true",
+                   help="--seeds/--folds: replace the single run already in the folder")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--demo", action="store_true",
                    help="generate the task's demo corpus under results/demo/ and run on it")

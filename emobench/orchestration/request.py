@@ -29,6 +29,7 @@ class Request:
     seed: int = 1337
     folds: str | None = None
     seeds: int = 1
+    overwrite: bool = False  # --overwrite: --seeds/--folds may replace a single run's outputs
     device: str | None = None
     demo: bool = False
     shard: str | None = None
@@ -67,7 +68,8 @@ class Request:
                    trainable_layers=args.upstream_trainable_layers,
                    experiments=tuple(getattr(args, "experiments", None) or ()),
                    resamples=getattr(args, "resamples", None),
-                   bootstrap_seed=getattr(args, "bootstrap_seed", None), html=args.html)
+                   bootstrap_seed=getattr(args, "bootstrap_seed", None), html=args.html,
+                   overwrite=args.overwrite)
 
     def but(self, **changes) -> "Request":
         """A copy with ``changes`` (e.g. one fold's folder and override)."""

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from emobench.core import io
+from emobench.core import checkpoint_file, io
 from emobench.core.config import absolute_paths, build, dump_yaml, load_yaml, merge, resolve, to_dict
 from emobench.core.context import RunContext, UpstreamSpec, upstreams_of
 from emobench.core.errors import UserError
@@ -107,6 +107,31 @@ def clear_previous(folder: Path) -> None:
             path.unlink()
 
 
+def refuse_single_run(base: Path, request: Request, what: str) -> None:
+    """``--seeds``/``--folds`` write ``<base>/seed<k>/``: a single run already in ``base``
+    would mix with them, so it is refused unless ``--overwrite`` (which removes it)."""
+    single = [base / n for n in ("config.yaml", "scores.json", "last.ckpt") if (base / n).exists()]
+    if not single:
+        return
+    if not request.overwrite:
+        raise UserError(f"{base} holds a single run ({single[0].name}); {what} would mix their "
+                        "results with it: choose another -n/-p, or add --overwrite to remove it")
+    LOG.warning("%s: removing the single run there (--overwrite)", base)
+    for path in [p for pattern in (*STALE, "config.yaml") for p in base.glob(pattern)]:
+        path.unlink()
+
+
+def discard_failed(folder: Path, created: bool) -> None:
+    """After a UserError: remove the experiment folder this run created when it holds no
+    checkpoint (the error was printed; nothing there is worth keeping)."""
+    if not created or not folder.is_dir() or (folder / "last.ckpt").exists():
+        return
+    setup_logging(None)  # close log.log before removing it
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def write_run_config(folder: Path, record: dict[str, Any], config: Any, argv) -> None:
     text = dump_yaml({"run": record, "config": to_dict(config),
                       "command": ["run_downstream.py", *argv], "provenance": provenance()})
@@ -193,6 +218,9 @@ def resume_context(request: Request, folder: Path) -> RunContext:
     saved_run = folder / "config.yaml"
     if not last.is_file() or not saved_run.is_file():
         raise UserError(f"cannot resume: {folder} has no last.ckpt and config.yaml")
+    for partial in folder.glob(".*.tmp"):  # a write the killed run never finished (core/io.py)
+        LOG.info("%s: removing %s, a write interrupted by the previous run", folder, partial.name)
+        partial.unlink(missing_ok=True)
     saved = load_yaml(saved_run)
     name, module = task(saved["run"]["task"])
     config = resolve(module.CONFIG, saved["config"], request.override)
@@ -207,17 +235,12 @@ def resume_context(request: Request, folder: Path) -> RunContext:
 def run_checkpoint(past_exp: str) -> tuple[Path, dict[str, Any]]:
     """``-e``: a trained checkpoint (or an experiment folder's ``dev-best.ckpt``) and its plain
     data (``weights_only``); a missing, truncated or foreign file is a UserError naming it."""
-    import torch
-
     checkpoint = Path(past_exp).absolute()
     if checkpoint.is_dir():
         checkpoint = checkpoint / "dev-best.ckpt"
     if not checkpoint.is_file():
         raise UserError(f"checkpoint {checkpoint} does not exist")
-    try:
-        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: name it, no traceback
-        raise UserError(f"{checkpoint} is not a readable emobench checkpoint ({exc})") from None
+    saved = checkpoint_file.load(checkpoint, "emobench checkpoint (-e)")
     if not isinstance(saved, dict) or "run" not in saved or "config" not in saved:
         raise UserError(f"{checkpoint} is not an emobench checkpoint")
     return checkpoint, saved

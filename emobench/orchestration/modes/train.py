@@ -45,13 +45,17 @@ def train_one(request: Request) -> dict[str, Any]:
     setup_logging(None)
     runs.clear_previous(folder)
     setup_logging(folder, request.verbose)
-    ctx = RunContext("train", name, folder, first, request.seed, runs.device(request.device),
-                     config, more_upstreams=tuple(more))
-    runs.write_run_config(folder, ctx.run_record(), config, request.argv)
-    LOG.info("experiment folder %s; command: run_downstream.py %s", folder,
-             " ".join(request.argv))
-    with runs.discarded_if_unavailable(folder, created):
-        return module.train(ctx)
+    try:
+        ctx = RunContext("train", name, folder, first, request.seed,
+                         runs.device(request.device), config, more_upstreams=tuple(more))
+        runs.write_run_config(folder, ctx.run_record(), config, request.argv)
+        LOG.info("experiment folder %s; command: run_downstream.py %s", folder,
+                 " ".join(request.argv))
+        with runs.discarded_if_unavailable(folder, created):
+            return module.train(ctx)
+    except UserError:
+        runs.discard_failed(folder, created)
+        raise
 
 
 def _finished(folder: Path, what: str, request: Request) -> dict[str, Any] | None:
@@ -74,6 +78,7 @@ def train_seeds(request: Request) -> dict[str, Any]:
     upstream = runs.canonical_upstream(request)
     name, module = runs.task(request.downstream)
     base = runs.expdir(request, runs.default_name(request, name, upstream))
+    runs.refuse_single_run(base, request, f"--seeds {request.seeds}")
     results = {}
     for seed in range(request.seed, request.seed + request.seeds):
         folder = base / f"seed{seed}"
@@ -121,6 +126,7 @@ def train_folds(request: Request) -> dict[str, Any]:
     available = module.folds(runs.resolve_config(request, name, module))
     chosen = _chosen_folds(request, available)
     base = runs.expdir(request, runs.default_name(request, name, upstream))
+    runs.refuse_single_run(base, request, f"--folds {request.folds}")
     results, weights = {}, {}
     for fold in chosen:
         folder = base / f"fold{fold}"

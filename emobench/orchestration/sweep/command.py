@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emobench.core import io
 from emobench.core.errors import UserError
-from emobench.orchestration.sweep import graph, spec as spec_module
+from emobench.orchestration.sweep import graph, preflight, spec as spec_module
 from emobench.orchestration.sweep.engine import Engine
 from emobench.orchestration.sweep.launchers import LAUNCHERS
 
@@ -130,9 +130,15 @@ def main(config: str | None, launcher: str, dry_run: bool = False,
     spec = spec_module.load(config)
     plan = graph.build(spec, workdir or Path.cwd())
     print(describe(plan, name))
+    problems = preflight.missing(plan, name)
+    print(preflight.report(problems))
     if dry_run:
         print(cost_text(plan, throughput))
         return 0
+    if preflight.blocking(problems):
+        raise UserError(f"{config}: the sweep cannot start: {len(preflight.blocking(problems))} "
+                        "thing(s) missing (listed above; nothing was submitted; --dry-run lists "
+                        "them without running anything)")
     io.write_json(plan.sweep_dir / "plan.json", plan.to_json())
     engine = Engine(plan, LAUNCHERS.get(name)(spec, plan.sweep_dir, plan.workdir),
                     poll_seconds=(spec.slurm.poll_seconds if name == "slurm"

@@ -18,6 +18,7 @@ from emobench.core import io
 from emobench.core.experiment import LOG
 from emobench.orchestration.sweep.graph import Plan, extraction_finished, run_finished
 from emobench.orchestration.sweep.launchers import Handle, Launcher
+from emobench.orchestration.sweep.progress import Progress, counts
 
 FINAL = ("done", "skipped", "failed", "blocked")
 OK = ("done", "skipped")
@@ -31,6 +32,7 @@ class Engine:
         self.retries = plan.spec.retries if retries is None else retries
         self.poll = poll_seconds
         self.log = log
+        self.progress_stream = None  # the live summary line's stream (None: stderr)
         self.state: dict[str, str] = {k: "waiting" for k in plan.nodes}
         self.attempts: dict[str, int] = {k: 0 for k in plan.nodes}
         self.handles: dict[str, Handle] = {}
@@ -158,17 +160,20 @@ class Engine:
         total = len(self.plan.nodes)
         self.log("sweep %s: %d jobs; skipped as finished: %s", self.plan.spec.name, total,
                  skipped or "none")
+        shown = Progress(self.plan.spec.name, self.progress_stream)
         try:
             while any(s in ("waiting", "submitted") for s in self.state.values()):
                 self._submit_ready()
                 self._poll()
                 self.write_status()
+                shown.update(counts(self.state, self.handles))
                 if any(s == "submitted" for s in self.state.values()):
                     time.sleep(self.poll)
         finally:
             if any(s in ("waiting", "submitted") for s in self.state.values()):
                 self.launcher.close()  # interrupted: stop what runs here (SLURM jobs go on)
             status = self.write_status()
+            shown.update(counts(self.state, self.handles), final=True)
         return status
 
     def write_status(self) -> dict[str, Any]:

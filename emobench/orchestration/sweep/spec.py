@@ -60,6 +60,9 @@ class ConditionEntry:
     config: str | None = None  # default for emotion: configs/emotion/<name>.yaml
     demo: bool = False  # --demo: the task's generated demo corpus
     overrides: list[str] = field(default_factory=list)  # -o for this condition's runs
+    # this condition's data paths and settings, e.g. {label_dir: ..., audio_root: ...}: the
+    # same as overrides data.<key>=<value> (given first, so overrides win)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +150,8 @@ def parse(data: dict[str, Any], where: str = "sweep") -> SweepSpec:
     data["hybrids"] = [_hybrid(h) for h in data.get("hybrids") or []]
     spec = build(SweepSpec, data)
     for condition in spec.conditions:
+        condition.overrides = [f"data.{k}={v}" for k, v in condition.data.items()] \
+            + list(condition.overrides)
         if condition.config is None:
             if condition.task != "emotion":
                 raise ConfigError(f"{where}: condition {condition.name!r} (task "
