@@ -199,3 +199,27 @@ def test_tasks_without_inference_say_why():
                         fewshot_task, (), None)
     with pytest.raises(UserError, match="support clips"):
         Predictor(restored, "cpu")
+
+
+@pytest.mark.parametrize("speaker_standardize", [False, True])
+def test_probe_inference_predicts_the_classes_evaluation_wrote(workdir, speaker_standardize):
+    """The probe's selected classifier on three demo test clips of one speaker: the classes of
+    predictions.csv (without per-speaker standardisation), probabilities that sum to one."""
+    grids = ("probe.families=[logistic_regression,lda],,probe.grids={logistic_regression: "
+             "{C: [0.1, 1.0]}, lda: {solver: [svd]}}")
+    name = f"probe_{speaker_standardize}"
+    assert main(["-m", "train", "-u", "fbank_no_cmvn", "-d", "probe", "--demo", "-n", name,
+                 "--device", "cpu", "-o",
+                 f"{grids},,features.speaker_standardize={str(speaker_standardize).lower()}"]) == 0
+    run = Path("results/downstream").absolute() / name
+    with open(run / "predictions.csv", newline="") as f:
+        written = {r["FileName"]: r for r in csv.DictReader(f) if r["split"] == "test"}
+    audio = Path(yaml.safe_load((run / "config.yaml").read_text())["config"]["data"]["audio_root"])
+    wavs = [audio / name for name in list(written)[:3]]  # the first three test rows: one speaker
+    got = emobench.load_predictor(run, device="cpu").predict(wavs)
+    probs = np.stack([v for k, v in got.values.items() if k.startswith("prob_")], axis=1)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    if not speaker_standardize:  # with it, evaluation standardises over all of the speaker's rows
+        assert got.labels["emotion"] == [written[w.name]["predicted"] for w in wavs]
+    else:
+        assert got.info["speaker_standardize"] is True

@@ -25,6 +25,7 @@ from emobench.downstream.emotion.evaluation import names, read_table
 from emobench.downstream.emotion.task import check_data, demo as emotion_demo
 from emobench.downstream.emotion.task import folds as emotion_folds
 from emobench.downstream.probe import classifiers, models
+from emobench.downstream.probe.inference import infer
 from emobench.downstream.probe.config import ProbeConfig, grid_of
 from emobench.downstream.probe.features import (Features, extract as extract_features,
                                                 speaker_standardize, waveform_standardizer)
@@ -34,7 +35,7 @@ from emobench.downstream.waveforms import Standardizer
 from emobench.upstream import FrozenUpstream
 
 __all__ = ["CONFIG", "NAME", "SELECTION", "check", "demo", "evaluate", "extract", "folds",
-           "train"]
+           "infer", "train"]
 
 NAME = "probe"
 CONFIG = ProbeConfig
