@@ -67,11 +67,15 @@ class CacheSpec:
     dtype: str = "float32"
     version: int = VERSION
     precision: str = "float32"  # the upstream forward's autocast dtype (PRECISIONS)
+    # "global": (wav - wav_mean) / wav_std; "utterance": each waveform by its own mean and std
+    # (upstreams that layer-norm every waveform: one entry for every fold, waveform_invariance)
+    standardize: str = "global"
 
     def key(self) -> str:
         fields = asdict(self)
-        if fields["precision"] == "float32":  # keys of caches made before the field existed
-            del fields["precision"]
+        for name, default in (("precision", "float32"), ("standardize", "global")):
+            if fields[name] == default:  # keys of caches made before the field existed
+                del fields[name]
         text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 

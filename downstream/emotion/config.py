@@ -17,6 +17,9 @@ class DataConfig:
     condition: str | None = None  # e.g. Primary / Secondary; default: the label folder's name
     max_seconds: float = 10.0  # only the first max_seconds of every utterance are used
     standardize: bool = True  # by the mean and std of all training samples
+    # fold: the fold's training samples (EMO-SUPERB); condition: every utterance of the label
+    # table (an opt-in variant: every fold shares one feature cache; docs/performance.md)
+    standardize_scope: Literal["fold", "condition"] = "fold"
     label_sum_tolerance: float = 1e-3  # |sum of a label row - 1| above this is an error
     allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
     # training audits the fold (downstream/emotion/audit.py) and refuses a speaker, unit
