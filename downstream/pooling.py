@@ -31,6 +31,7 @@ from emobench.downstream.waveforms import UtteranceStandardizer, WaveformDataset
 from emobench.upstream import Featurizer, FrozenUpstream
 from emobench.upstream.cache import (PREFETCH, CacheSpec, PooledCache, audio_keys, load_batch, pool,
                             prefetched)
+from emobench.upstream.packed_cache import load_statistics
 from emobench.upstream.waveform_invariance import normalises_waveform
 
 
@@ -107,7 +108,7 @@ def pooled_statistics(dataset: WaveformDataset, upstream: FrozenUpstream, normal
         cache = feature_cache(cache_dir, dataset, upstream, normalize, cache_dtype, precision)
         keys, _ = fill_cache(cache, dataset, upstream, normalize, batch_size, device,
                              prefetch=prefetch)
-        result = {name: cache.load(keys, name) for name in names}
+        result = load_statistics(cache, keys, names)  # one read per pack
         LOG.info("read %d pooled utterances from %s", len(keys), cache.folder)
         return result
     prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare

@@ -68,7 +68,9 @@ class TrainConfig:
     # frames: the upstream runs on every batch (the reference's way; same model, slower)
     feature_path: Literal["auto", "pooled", "frames"] = "auto"
     eval_every_epochs: int = 1
-    save_every_epochs: int = 1  # resumable state (last.ckpt)
+    # resumable state (last.ckpt, and dev-best.ckpt with it) every N epochs and at the end; an
+    # interrupted run resumes from the last save (at most N - 1 epochs of the head again)
+    save_every_epochs: int = 10
     upstream_lr: float | None = None  # with -f: the upstream's learning rate (null: lr)
 
 
