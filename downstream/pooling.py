@@ -31,6 +31,7 @@ from emobench.downstream.waveforms import UtteranceStandardizer, WaveformDataset
 from emobench.upstream import Featurizer, FrozenUpstream
 from emobench.upstream.cache import (PREFETCH, CacheSpec, PooledCache, audio_keys, load_batch, pool,
                             prefetched)
+from emobench.upstream.bucketing import by_length, expected_samples
 from emobench.upstream.packed_cache import load_statistics
 from emobench.upstream.waveform_invariance import normalises_waveform
 
@@ -86,10 +87,15 @@ def fill_cache(cache: PooledCache, dataset: WaveformDataset, upstream: FrozenUps
     index = {key: i for i, key in enumerate(keys)}
     prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
     standardize = input_standardizer(dataset, upstream)
+    order = None
+    if upstream.padded_batch:  # length buckets: batches of similar lengths, little padding
+        def order(todo: list[str]) -> list[str]:
+            return by_length(todo, lambda key: expected_samples(dataset.paths[index[key]],
+                                                                dataset.max_seconds))
     written = cache.extract(keys, lambda key: waveform(dataset, index[key], standardize),
                             upstream, prepare,
                             device, shard, batch_size if upstream.padded_batch else 1, LOG.info,
-                            prefetch)
+                            prefetch, order)
     return keys, written
 
 

@@ -119,16 +119,19 @@ class PooledCache:
     def extract(self, keys: Sequence[str], load: Callable[[str], torch.Tensor],
                 upstream: FrozenUpstream, prepare: Callable[[torch.Tensor], torch.Tensor],
                 device: torch.device, shard: tuple[int, int] = (1, 1), batch_size: int = 1,
-                log: Callable[..., None] | None = None, prefetch: int = PREFETCH) -> int:
+                log: Callable[..., None] | None = None, prefetch: int = PREFETCH,
+                order: Callable[[list[str]], list[str]] | None = None) -> int:
         """Compute the missing entries of this shard; returns how many were written.
 
         ``load(key)`` gives the utterance's (standardised) waveform; ``prepare`` is the
         featurizer's per-frame step (the optional layer norm). The upstream runs in the spec's
         ``precision``; ``prefetch`` batches are loaded ahead in a background thread (0: none).
+        ``order`` rearranges the missing keys before batching (upstream.bucketing.by_length).
         """
         i, n = shard
         todo = [k for k in sorted(set(keys)) if int(k[:8], 16) % n == i - 1]
         todo = self.missing(todo)
+        todo = order(todo) if order is not None else todo
         start, seconds = time.perf_counter(), 0.0
         bar = tqdm(total=len(todo), desc=f"extract {self.spec.upstream} {i}/{n}", unit="utt",
                    disable=None)

@@ -86,10 +86,16 @@ def read_packed(keys: Sequence[str], names: Sequence[str], index: Mapping[str, t
         data = torch.load(pack, map_location="cpu", weights_only=True, mmap=True)
         positions = torch.tensor([p for p, _ in pairs])
         rows = torch.tensor([r for _, r in pairs])
+        first, count = int(positions[0]), len(pairs)
+        runs = (bool((positions == torch.arange(first, first + count)).all())
+                and bool((rows == torch.arange(int(rows[0]), int(rows[0]) + count)).all()))
         for name in names:
             if name not in out:
                 out[name] = torch.empty((len(keys), *data[name].shape[1:]), dtype=torch.float32)
-            out[name][positions] = data[name][rows].float()
+            if runs:  # the pack's rows in its order (a split read as packed): one copy
+                out[name][first:first + count].copy_(data[name][int(rows[0]):int(rows[0]) + count])
+            else:
+                out[name][positions] = data[name][rows].float()
         del data
     return out
 
