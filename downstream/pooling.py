@@ -7,6 +7,12 @@ up to the pooling need, and all that functionals (mean, std) of each hidden stat
 ``precision`` (data.extract_precision) runs the upstream's forward under torch.autocast in
 bfloat16 or float16; the statistics are accumulated in float32 either way. Waveforms are loaded
 a few batches ahead of the upstream in a background thread (``upstream.cache.prefetched``).
+
+Upstreams that layer-normalise every waveform themselves (``upstream.waveform_invariance``) are
+fed each utterance standardised by its own statistics instead of the fold's
+(:func:`input_standardizer`), on both the cached and the in-memory path: their features do not
+depend on the fold (up to the layer norm's eps, tests/test_fold_sharing.py), and one cache entry
+per utterance serves every fold of a condition.
 """
 
 from __future__ import annotations
@@ -14,18 +20,29 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
 from emobench.core.audio import AudioError
 from emobench.core.config import ConfigError
 from emobench.core.experiment import LOG
-from emobench.downstream.waveforms import WaveformDataset
+from emobench.downstream.waveforms import UtteranceStandardizer, WaveformDataset
 from emobench.upstream import Featurizer, FrozenUpstream
 from emobench.upstream.hf_models import folder_name
 from emobench.upstream.cache import (PREFETCH, CacheSpec, PooledCache, audio_keys, load_batch, pool,
                             prefetched)
+from emobench.upstream.bucketing import by_length, expected_samples
+from emobench.upstream.packed_cache import load_statistics
+from emobench.upstream.waveform_invariance import normalises_waveform
+
+
+def input_standardizer(dataset: WaveformDataset, upstream: FrozenUpstream
+                       ) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What the pooled paths apply to a decoded waveform before the upstream: the dataset's
+    (fold) standardisation, or, for an upstream that layer-norms every waveform itself, the
+    utterance's own (so that every fold shares the features)."""
+    return UtteranceStandardizer() if normalises_waveform(upstream) else dataset.standardizer
 
 
 def feature_cache(cache_dir: str, dataset: WaveformDataset, upstream: FrozenUpstream,
@@ -35,19 +52,23 @@ def feature_cache(cache_dir: str, dataset: WaveformDataset, upstream: FrozenUpst
     if upstream.fine_tuning is not None:  # its features change with training: never cached
         raise ConfigError(f"upstream {upstream.info.name} is fine-tuned (-f): its features are "
                           "never read from or written to the feature cache")
+    shared = normalises_waveform(upstream)  # keyed without the fold's statistics
     spec = CacheSpec(upstream=folder_name(upstream.info.name),  # hf:<folder> holds '/'
                      checkpoint_sha256=upstream.checkpoint_sha256,
                      padded_batch=upstream.padded_batch, layer_norm=normalize,
                      sample_rate=16_000, max_seconds=dataset.max_seconds,
-                     wav_mean=float(dataset.standardizer.mean),
-                     wav_std=float(dataset.standardizer.std), dtype=dtype, precision=precision)
+                     wav_mean=0.0 if shared else float(dataset.standardizer.mean),
+                     wav_std=1.0 if shared else float(dataset.standardizer.std), dtype=dtype,
+                     precision=precision, standardize="utterance" if shared else "global")
     return PooledCache(cache_dir, spec)
 
 
-def waveform(dataset: WaveformDataset, index: int) -> torch.Tensor:
-    """The dataset's (standardised) waveform ``index``; a failure names the audio file."""
+def waveform(dataset: WaveformDataset, index: int,
+             standardize: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """The dataset's waveform ``index``, standardised by ``standardize`` (default: the dataset's
+    own standardizer); a failure names the audio file."""
     try:
-        return dataset[index][0]
+        return (standardize or dataset.standardizer)(dataset.raw(index))
     except AudioError:
         raise  # names the file already
     except Exception as exc:
@@ -67,9 +88,16 @@ def fill_cache(cache: PooledCache, dataset: WaveformDataset, upstream: FrozenUps
     keys = audio_keys(dataset.paths)
     index = {key: i for i, key in enumerate(keys)}
     prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
-    written = cache.extract(keys, lambda key: waveform(dataset, index[key]), upstream, prepare,
+    standardize = input_standardizer(dataset, upstream)
+    order = None
+    if upstream.padded_batch:  # length buckets: batches of similar lengths, little padding
+        def order(todo: list[str]) -> list[str]:
+            return by_length(todo, lambda key: expected_samples(dataset.paths[index[key]],
+                                                                dataset.max_seconds))
+    written = cache.extract(keys, lambda key: waveform(dataset, index[key], standardize),
+                            upstream, prepare,
                             device, shard, batch_size if upstream.padded_batch else 1, LOG.info,
-                            prefetch)
+                            prefetch, order)
     return keys, written
 
 
@@ -88,7 +116,7 @@ def pooled_statistics(dataset: WaveformDataset, upstream: FrozenUpstream, normal
         cache = feature_cache(cache_dir, dataset, upstream, normalize, cache_dtype, precision)
         keys, _ = fill_cache(cache, dataset, upstream, normalize, batch_size, device,
                              prefetch=prefetch)
-        result = {name: cache.load(keys, name) for name in names}
+        result = load_statistics(cache, keys, names)  # one read per pack
         LOG.info("read %d pooled utterances from %s", len(keys), cache.folder)
         return result
     prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
@@ -99,7 +127,8 @@ def pooled_statistics(dataset: WaveformDataset, upstream: FrozenUpstream, normal
     size = batch_size if upstream.padded_batch else 1
     chunks = [range(first, min(first + size, len(dataset)))
               for first in range(0, len(dataset), size)]
-    load, pin = functools.partial(waveform, dataset), device.type == "cuda"
+    load = functools.partial(waveform, dataset, standardize=input_standardizer(dataset, upstream))
+    pin = device.type == "cuda"
     batches = prefetched(chunks, lambda chunk: load_batch(chunk, load, pin), prefetch)
     with contextlib.closing(batches):
         for wavs in batches:

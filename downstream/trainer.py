@@ -14,8 +14,10 @@ A task supplies what is its own, as a :class:`Loop`:
 The optimizer gets the model's parameters, and a fine-tuned upstream's in a group of their own
 at ``train.upstream_lr`` (downstream/finetuning.py). Every step is ``zero_grad, backward, clip (optional), optimizer step, scheduler step
 (optional)``. After every ``eval_every_epochs`` epochs (and after the last) the model is
-evaluated; a strictly better selection value saves ``dev-best.ckpt`` (the model and the
-selection record); ``patience`` evaluations without one stop training. ``last.ckpt`` holds
+evaluated; a strictly better selection value is kept in memory and written as ``dev-best.ckpt``
+(the model and the selection record) together with ``last.ckpt`` (so the two always agree on
+resuming) and at the end: one write per save point, not per improvement; ``patience``
+evaluations without one stop training. ``last.ckpt`` holds
 everything needed to resume exactly (model, optimizer, scheduler, loop state). At the end the
 best weights are loaded back into the model. Checkpoints are plain dicts of tensors and numbers
 (``torch.load(..., weights_only=True)``).
@@ -204,6 +206,7 @@ class Trainer:
     tag: str  # tensorboard prefix, e.g. "exvo_mtl" or "emotion-fold1"
     split: str = "val"  # the evaluated split's name in tensorboard tags
     resume: Path | None = None  # last.ckpt to continue from
+    pending_best: dict[str, Any] | None = None  # dev-best.ckpt's content not yet written
 
     def fit(self, model: torch.nn.Module, loop: Loop) -> dict[str, Any]:
         schedule = self.schedule
@@ -229,11 +232,13 @@ class Trainer:
                 self._epoch(model, loop, optimizer, lr_schedule, state, writer, epoch)
                 last = epoch + 1 == schedule.epochs
                 if (epoch + 1) % schedule.save_every_epochs == 0 or last or state["stopped"]:
+                    self._write_best()
                     io.torch_save({**self.record, "model": model.state_dict(), "state": state,
                                    "optimizer": optimizer.state_dict(),
                                    **({} if lr_schedule is None else
                                       {"scheduler": lr_schedule.state_dict()})},
                                   self.expdir / "last.ckpt")
+        self._write_best()
         if state["best"] is None:
             raise RuntimeError("training ended without an evaluation: no dev-best.ckpt")
         LOG.info("selected epoch %s by %s = %.4f", state["best_epoch"], self.selection.metric,
@@ -242,6 +247,11 @@ class Trainer:
                           weights_only=True)
         model.load_state_dict(best["model"])
         return state
+
+    def _write_best(self) -> None:
+        if self.pending_best is not None:
+            io.torch_save(self.pending_best, self.expdir / "dev-best.ckpt")
+            self.pending_best = None
 
     def _epoch(self, model, loop: Loop, optimizer, lr_schedule, state, writer, epoch) -> None:
         schedule, tag = self.schedule, self.tag
@@ -293,9 +303,10 @@ class Trainer:
         if self.selection.better(result.value, state["best"]):
             state.update(best=result.value, best_epoch=state["epoch"], best_step=state["step"],
                          bad_epochs=0)
-            io.torch_save({**self.record, "model": model.state_dict(),
-                           "selection": selection_record(self.selection, state)},
-                          self.expdir / "dev-best.ckpt")
+            self.pending_best = {**self.record, "selection": selection_record(self.selection,
+                                                                                state),
+                                 "model": {k: v.detach().clone()
+                                           for k, v in model.state_dict().items()}}
             return message + " (best)"
         state["bad_epochs"] += 1
         patience = self.schedule.patience

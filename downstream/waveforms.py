@@ -24,6 +24,25 @@ class Standardizer:
         return (wav - self.mean) / self.std
 
 
+@dataclass(frozen=True)
+class UtteranceStandardizer:
+    """Every waveform by its own mean and std (float64 statistics; a silent one is only centred).
+
+    What the feature cache feeds upstreams that layer-normalise each waveform themselves
+    (``upstream.waveform_invariance``): their features then do not depend on the fold.
+
+    >>> w = UtteranceStandardizer()(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    >>> round(float(w.mean()), 6), round(float(w.double().pow(2).mean()), 6)
+    (0.0, 1.0)
+    """
+
+    def __call__(self, wav: torch.Tensor) -> torch.Tensor:
+        wide = wav.double()
+        mean = wide.mean()
+        std = float(((wide - mean) ** 2).mean().sqrt())
+        return ((wide - mean) / (std if std > 0 else 1.0)).to(wav.dtype)
+
+
 class WaveformDataset(Dataset):
     """``(standardised waveform, index)`` of every audio file, first ``max_seconds`` only.
 

@@ -41,7 +41,7 @@ def extract(cwd: Path, cache: Path, checkpoint: str, *extra: str, **popen) -> su
 @pytest.mark.parametrize("change", [
     {"upstream": "hubert_large_ll60k"}, {"checkpoint_sha256": "b" * 64}, {"layer_norm": True},
     {"padded_batch": True}, {"max_seconds": 5.0}, {"wav_mean": 1e-6}, {"wav_std": 1.01},
-    {"dtype": "float16"}])
+    {"dtype": "float16"}, {"standardize": "utterance"}])
 def test_anything_features_depend_on_changes_the_cache_folder(change):
     assert replace(SPEC, **change).key() != SPEC.key()
     assert replace(SPEC).key() == SPEC.key()

@@ -67,11 +67,15 @@ class CacheSpec:
     dtype: str = "float32"
     version: int = VERSION
     precision: str = "float32"  # the upstream forward's autocast dtype (PRECISIONS)
+    # "global": (wav - wav_mean) / wav_std; "utterance": each waveform by its own mean and std
+    # (upstreams that layer-norm every waveform: one entry for every fold, waveform_invariance)
+    standardize: str = "global"
 
     def key(self) -> str:
         fields = asdict(self)
-        if fields["precision"] == "float32":  # keys of caches made before the field existed
-            del fields["precision"]
+        for name, default in (("precision", "float32"), ("standardize", "global")):
+            if fields[name] == default:  # keys of caches made before the field existed
+                del fields[name]
         text = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -115,16 +119,19 @@ class PooledCache:
     def extract(self, keys: Sequence[str], load: Callable[[str], torch.Tensor],
                 upstream: FrozenUpstream, prepare: Callable[[torch.Tensor], torch.Tensor],
                 device: torch.device, shard: tuple[int, int] = (1, 1), batch_size: int = 1,
-                log: Callable[..., None] | None = None, prefetch: int = PREFETCH) -> int:
+                log: Callable[..., None] | None = None, prefetch: int = PREFETCH,
+                order: Callable[[list[str]], list[str]] | None = None) -> int:
         """Compute the missing entries of this shard; returns how many were written.
 
         ``load(key)`` gives the utterance's (standardised) waveform; ``prepare`` is the
         featurizer's per-frame step (the optional layer norm). The upstream runs in the spec's
         ``precision``; ``prefetch`` batches are loaded ahead in a background thread (0: none).
+        ``order`` rearranges the missing keys before batching (upstream.bucketing.by_length).
         """
         i, n = shard
         todo = [k for k in sorted(set(keys)) if int(k[:8], 16) % n == i - 1]
         todo = self.missing(todo)
+        todo = order(todo) if order is not None else todo
         start, seconds = time.perf_counter(), 0.0
         bar = tqdm(total=len(todo), desc=f"extract {self.spec.upstream} {i}/{n}", unit="utt",
                    disable=None)

@@ -31,7 +31,9 @@ Quirks of s3prl 0.4.18 handled here:
   layer-norm wav2vec 2.0 ones: WavLM and HuBERT keep the last, partly padded frame unmasked;
   data2vec's position convolutions leak the padding into the last frames; attention then spreads
   these changes to every frame; wav2vec2_large_960's GroupNorm normalises over the padded time
-  axis. Features are extracted one utterance at a time (``padded_batch=False``).
+  axis. Features are extracted one utterance at a time (``padded_batch=False``); the two
+  layer-norm wav2vec 2.0 models (``upstream.bucketing.PADDING_EXACT``) may run padded batches
+  (``--upstream_padded_batch``), which the cache extracts length-bucketed.
 - s3prl's frame count ``round(samples / 320)`` is one too many for 1 s (50; the model gives 49):
   :func:`conv_frames` is exact, for callers that turn ``padded_batch`` on.
 - ``wavlm_local`` calls ``torch.load`` without ``map_location``: a checkpoint saved with CUDA

@@ -17,6 +17,9 @@ class DataConfig:
     condition: str | None = None  # e.g. Primary / Secondary; default: the label folder's name
     max_seconds: float = 10.0  # only the first max_seconds of every utterance are used
     standardize: bool = True  # by the mean and std of all training samples
+    # fold: the fold's training samples (EMO-SUPERB); condition: every utterance of the label
+    # table (an opt-in variant: every fold shares one feature cache; docs/performance.md)
+    standardize_scope: Literal["fold", "condition"] = "fold"
     label_sum_tolerance: float = 1e-3  # |sum of a label row - 1| above this is an error
     allow_speaker_overlap: bool = False  # a speaker in two splits is an error unless true
     # a blank SpkrID is an error unless true (a corpus without speaker ids: the speaker audit
@@ -68,7 +71,9 @@ class TrainConfig:
     # frames: the upstream runs on every batch (the reference's way; same model, slower)
     feature_path: Literal["auto", "pooled", "frames"] = "auto"
     eval_every_epochs: int = 1
-    save_every_epochs: int = 1  # resumable state (last.ckpt)
+    # resumable state (last.ckpt, and dev-best.ckpt with it) every N epochs and at the end; an
+    # interrupted run resumes from the last save (at most N - 1 epochs of the head again)
+    save_every_epochs: int = 10
     upstream_lr: float | None = None  # with -f: the upstream's learning rate (null: lr)
 
 

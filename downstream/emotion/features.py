@@ -53,6 +53,23 @@ class PooledDataset(Dataset):
         return self.features[index], self.labels[index], self.names[index]
 
 
+def pooled_batches(dataset: PooledDataset, batch_size: int,
+                   generator: torch.Generator | None = None):
+    """The batches ``DataLoader(dataset, batch_size, shuffle=generator is not None,
+    generator=generator)`` gives (the same order, the same tensors), sliced from the stacked
+    features instead of collated item by item."""
+    n = len(dataset)
+    if generator is None:
+        order = torch.arange(n)
+    else:  # the DataLoader's iterator draws its base seed first, then RandomSampler's order
+        torch.empty((), dtype=torch.int64).random_(generator=generator)
+        order = torch.randperm(n, generator=generator)
+    for first in range(0, n, batch_size):
+        rows = order[first:first + batch_size]
+        yield (dataset.features[rows], dataset.labels[rows],
+               tuple(dataset.names[i] for i in rows.tolist()))
+
+
 class FeaturePath:
     """Turns datasets and batches into logits along the chosen path."""
 
@@ -74,9 +91,11 @@ class FeaturePath:
         return PooledDataset(base, self.upstream, self.normalize, self.batch_size, self.device,
                              self.cache_dir, self.cache_dtype, self.precision)
 
-    def loader(self, dataset: Dataset, seed: int | None = None) -> DataLoader:
+    def loader(self, dataset: Dataset, seed: int | None = None):
         """Batches in a seeded order when ``seed`` is given (the same order on both paths)."""
         generator = None if seed is None else torch.Generator().manual_seed(seed)
+        if self.pooled and isinstance(dataset, PooledDataset):
+            return pooled_batches(dataset, self.batch_size, generator)
         return DataLoader(dataset, batch_size=self.batch_size, shuffle=seed is not None,
                           generator=generator,
                           collate_fn=None if self.pooled else collate)

@@ -21,7 +21,7 @@ from emobench.downstream import common
 from emobench.downstream.emotion.audit import audit_for_training, partition_spec
 from emobench.downstream.input_checks import check_table
 from emobench.downstream.emotion.config import EmotionConfig
-from emobench.downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
+from emobench.downstream.emotion.data import EmotionDataset, Standardizer
 from emobench.downstream.emotion.evaluation import (CHECKPOINT_FORMAT, NAME, build_model,
                                                     evaluate_checkpoint, feature_path, predict,
                                                     read_table, upstream_of)
@@ -31,6 +31,7 @@ from emobench.downstream.emotion.inference import infer
 from emobench.downstream.emotion.loss import class_balanced_weights, soft_label_loss
 from emobench.downstream.emotion.metrics import all_metrics
 from emobench.downstream.emotion.model import EmotionModel
+from emobench.downstream.emotion.standardization import waveform_standardizer
 from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, StepLoss, Trainer,
                                          epoch_seed)
 from emobench.upstream import FrozenUpstream
@@ -94,9 +95,10 @@ def folds(cfg: EmotionConfig) -> list[int]:
     return found
 
 
-def _standardizer(cfg: EmotionConfig, train_set: EmotionDataset) -> Standardizer:
-    """EMO-SUPERB's waveform standardisation: mean and std of the training samples."""
-    return fit_standardizer(train_set) if cfg.data.standardize else Standardizer()
+def _standardizer(cfg: EmotionConfig, table, train_set: EmotionDataset | None = None
+                  ) -> Standardizer:
+    """EMO-SUPERB's waveform standardisation: mean and std of the training samples (cached)."""
+    return waveform_standardizer(cfg.data, table, train_set)
 
 
 def train(ctx: RunContext) -> dict[str, Any]:
@@ -112,7 +114,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
 
     train_set = EmotionDataset(train_table, cfg.data.max_seconds, Standardizer(),
                                cfg.data.preload_audio)
-    standardizer = _standardizer(cfg, train_set)
+    standardizer = _standardizer(cfg, table, train_set)
     train_set.standardizer = standardizer
     dev_set = EmotionDataset(dev_table, cfg.data.max_seconds, standardizer, cfg.data.preload_audio)
     LOG.info("waveform standardisation from training samples: mean %.6g std %.6g",
@@ -200,9 +202,7 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     common.require_cache(cfg.data)
     table = read_table(cfg)
     check_table(ctx, table, cfg.data)
-    train_set = EmotionDataset(table.subset("train"), cfg.data.max_seconds, Standardizer(),
-                               preload=False)
-    everything = EmotionDataset(table, cfg.data.max_seconds, _standardizer(cfg, train_set),
+    everything = EmotionDataset(table, cfg.data.max_seconds, _standardizer(cfg, table),
                                 preload=False)
     return common.extract_shard(ctx, everything, common.upstream_of(ctx), cfg.train.batch_size,
                                 shard)

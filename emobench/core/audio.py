@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
+import torchaudio.transforms as AT
 
 from emobench.core.errors import UserError
 from emobench.core.wav_check import header_problem, sample_problems
@@ -67,6 +68,12 @@ def inspect_file(path: Path) -> tuple[int, int, str | None]:
     if error:
         raise AudioError(f"{path}: {error}")
     return frames, rate, warning and f"{path}: {warning}"
+@functools.lru_cache(maxsize=16)
+def resampler(orig: int, new: int) -> AT.Resample:
+    """torchaudio's resampler from ``orig`` to ``new`` Hz, its sinc kernel built once per pair
+    (``torchaudio.functional.resample`` rebuilds it for every call); the same float32 output,
+    bit for bit (tests/test_warm_run.py)."""
+    return AT.Resample(orig, new, dtype=torch.float32)  # the kernel of the functional form
 
 
 def load(path: Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> torch.Tensor:
@@ -106,7 +113,8 @@ def prepare(data: np.ndarray, native: int, sample_rate: int = SAMPLE_RATE,
         data = data[: math.ceil(max_seconds * native) + 64]
     wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if native != sample_rate:
-        wav = AF.resample(wav, native, sample_rate)
+        with torch.no_grad():
+            wav = resampler(native, sample_rate)(wav)
     if max_seconds is not None:
         wav = wav[: int(round(max_seconds * sample_rate))]
     return wav.contiguous()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import random
 import subprocess
@@ -62,7 +63,53 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic_algorithms()
+    set_threads()
+
+
+def thread_count() -> int:
+    """Intra-op threads: ``EMOBENCH_THREADS``, else ``OMP_NUM_THREADS``, else the cores this
+    process may run on (fixed, not load-dependent, so results do not vary with other jobs).
+
+    >>> thread_count() >= 1
+    True
+    """
+    for name in ("EMOBENCH_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
+def set_threads() -> int:
+    """Set torch's intra-op thread count explicitly (:func:`thread_count`) and log it."""
+    import torch
+
+    count = thread_count()
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    LOG.info("torch threads: %d", count)
+    return count
+
+
+def deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without its import of the
+    compiler stack (torch._inductor, about 2.3 s CPU): the flag is set directly, and the
+    compiler's own ``deterministic`` setting too where the compiler is already loaded (the
+    toolkit never compiles)."""
+    import torch
+
+    inductor = sys.modules.get("torch._inductor.config")
+    if inductor is not None:
+        inductor.deterministic = True
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if setter is None:  # another torch: the public call (with its import)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    setter(True, warn_only=True)
 
 
 def git_commit() -> str | None:
