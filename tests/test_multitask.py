@@ -274,3 +274,14 @@ def test_exvo_mtl_is_the_hume_vb_target_config():
     assert resolve(CONFIG, {}) == resolve(CONFIG, layer)
     assert [t.name for t in CONFIG().targets] == ["emotion", "age", "country"]
     assert CONFIG().selection.combine == "exvo_s_mtl" and CONFIG().output.format == "exvo_multi"
+
+
+def test_a_clip_shorter_than_the_front_end_is_refused_before_any_work(tmp_path, capsys):
+    table = tiny_corpus(tmp_path)
+    short = tmp_path / "audio" / "s2" / "1.wav"
+    sf.write(short, np.zeros(160), 16_000)  # 10 ms < fbank_no_cmvn's 400 samples
+    assert train(tmp_path, config(), "short", table=table) == 2
+    err = capsys.readouterr().err
+    assert str(short) in err and "s2/1.wav" in err and "400 samples" in err
+    assert "Traceback" not in err and "choose a window size" not in err
+    assert not (tmp_path / "short").exists() and not (tmp_path / "cache").exists()

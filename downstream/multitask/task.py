@@ -24,7 +24,7 @@ from emobench.core.config import ConfigError, to_dict
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG, seed_everything
 from emobench.corpora.target_table import TableLayout, TargetTable, read_table
-from emobench.downstream import common
+from emobench.downstream import common, input_checks
 from emobench.downstream.functionals import functionals
 from emobench.downstream.multitask import (frames, inference, ranges, results, sampling,
                                           scoring, speaker, text_inputs)
@@ -168,6 +168,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     cfg: MultitaskConfig = ctx.config
     check(cfg)
     table = read(cfg)
+    input_checks.check_paths(ctx, table.paths, table.file_ids, table.source)
     targets = scoring.build_targets(cfg, table)
     _check_selection_rows(cfg, table)
     counts = table.counts()
@@ -259,7 +260,9 @@ def extract(ctx: RunContext, shard: tuple[int, int]) -> int:
     cfg: MultitaskConfig = ctx.config
     check(cfg)
     common.require_cache(cfg.data)
-    waveforms = _waveforms(cfg, read(cfg))
+    table = read(cfg)
+    input_checks.check_paths(ctx, table.paths, table.file_ids, table.source)
+    waveforms = _waveforms(cfg, table)
     upstreams = Upstreams.of(ctx, cfg.model.functionals)
     return sum(common.extract_shard(view, waveforms, one, cfg.train.extract_batch_size, shard)
                for view, one in zip(upstreams.contexts, upstreams.models))
