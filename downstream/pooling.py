@@ -78,19 +78,23 @@ def waveform(dataset: WaveformDataset, index: int,
 
 def fill_cache(cache: PooledCache, dataset: WaveformDataset, upstream: FrozenUpstream,
                normalize: bool, batch_size: int, device: torch.device,
-               shard: tuple[int, int] = (1, 1), prefetch: int = PREFETCH
-               ) -> tuple[list[str], int]:
+               shard: tuple[int, int] = (1, 1), prefetch: int = PREFETCH,
+               bucket: bool | None = None) -> tuple[list[str], int]:
     """Extract the dataset's missing entries (of one shard); its audio keys and the count written.
 
     The upstream runs in the cache spec's precision; ``prefetch`` batches of waveforms are
-    loaded ahead in a background thread (0: in this thread, one after the other).
+    loaded ahead in a background thread (0: in this thread, one after the other). ``bucket``:
+    padded batches of similar lengths, longest first (default: on CUDA, where full batches
+    pay; on the CPU batches follow the dataset's order, so the pooled sums, which depend on a
+    batch's padded length in the last float bits, are those recorded before bucketing existed).
     """
     keys = audio_keys(dataset.paths)
     index = {key: i for i, key in enumerate(keys)}
     prepare = Featurizer(upstream.num_layers, normalize=normalize).prepare
     standardize = input_standardizer(dataset, upstream)
     order = None
-    if upstream.padded_batch:  # length buckets: batches of similar lengths, little padding
+    bucket = device.type == "cuda" if bucket is None else bucket
+    if upstream.padded_batch and bucket:  # length buckets: similar lengths, little padding
         def order(todo: list[str]) -> list[str]:
             return by_length(todo, lambda key: expected_samples(dataset.paths[index[key]],
                                                                 dataset.max_seconds))

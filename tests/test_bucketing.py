@@ -56,7 +56,8 @@ def test_bucketed_cache_entries_equal_per_utterance_ones(tmp_path):
     for padded in (True, False):
         upstream.padded_batch = padded
         cache = feature_cache(str(tmp_path / "cache"), dataset, upstream, False, "float32")
-        keys, written = fill_cache(cache, dataset, upstream, False, 3, torch.device("cpu"))
+        keys, written = fill_cache(cache, dataset, upstream, False, 3, torch.device("cpu"),
+                                   bucket=True)
         assert written == len(paths)
         found[padded] = {k: torch.load(cache.entry(k), weights_only=True) for k in keys}
     for key, entry in found[False].items():

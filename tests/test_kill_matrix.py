@@ -76,7 +76,8 @@ PHASES = ("mid_epoch", "checkpoint_write", "validation", "final_evaluation")
 def args(corpus, name: str) -> list[str]:
     return ["-m", "train", "-u", "fbank_no_cmvn", "-d", "emotion", "-n", name, "--device", "cpu",
             "-o", f"data.label_dir={corpus.label_dir},,data.audio_root={corpus.audio_root},,"
-            "train.epochs=3,,train.batch_size=1,,train.select_metric=dev_macro_f1"]
+            "train.epochs=3,,train.batch_size=1,,train.select_metric=dev_macro_f1,,"
+            "train.save_every_epochs=1"]  # a last.ckpt (and dev-best) write every epoch
 
 
 @pytest.fixture(scope="module")

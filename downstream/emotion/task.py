@@ -106,6 +106,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     check(cfg)
     table = read_table(cfg)
     check_table(ctx, table, cfg.data)
+    upstream = upstream_of(ctx)  # its checkpoint is checked before anything is written
     audit = audit_for_training(table, cfg.data, ctx.warnings)
     train_table, dev_table = table.subset("train"), table.subset("dev")
     LOG.info("%s fold %s: %d train / %d dev / %d test utterances, %d classes %s", table.source,
@@ -129,7 +130,6 @@ def train(ctx: RunContext) -> dict[str, Any]:
              {c: round(float(w), 4) for c, w in zip(table.classes, class_weights)})
     weights = torch.tensor(class_weights, dtype=torch.float32, device=ctx.device)
 
-    upstream = upstream_of(ctx)
     path = feature_path(ctx, upstream)
     train_inputs, dev_inputs = path.dataset(train_set), path.dataset(dev_set)
     _warn_constant_features(ctx, upstream, path, train_set, train_inputs)
