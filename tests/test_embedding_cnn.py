@@ -116,7 +116,8 @@ def test_bad_requests_are_clear_errors(small: Path, raw_run: Path, capsys):
         build_upstream("zff_cnn", str(raw_run / "dev-best.ckpt"))
     with pytest.raises(UserError, match="needs -k CHECKPOINT"):
         build_upstream("raw_cnn")
-    with pytest.raises(UserError, match="not a readable checkpoint"):
+    with pytest.raises(UserError, match="data_info.csv: cannot load this embedding CNN "
+                                        "checkpoint: not a checkpoint"):
         build_upstream("raw_cnn", str(small))  # a CSV file
     with pytest.raises(UserError, match="not an embedding CNN checkpoint"):
         build_upstream("raw_cnn", make_tiny("byol_a_512", raw_run.parent / "byol.ckpt").path)

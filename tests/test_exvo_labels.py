@@ -245,7 +245,8 @@ def test_missing_audio(tmp_path):
 def test_zero_length_audio(tmp_path):
     path, audio = write_exvo(tmp_path)
     sf.write(audio / "2.wav", np.zeros(0), 16_000)
-    with pytest.raises(LabelFileError, match=r"line 3: .*2\.wav: audio has zero length"):
+    with pytest.raises(LabelFileError,
+                       match=r"line 3: .*2\.wav: zero-length WAV: audio has zero length"):
         read_data_info(path, audio)
 
 
