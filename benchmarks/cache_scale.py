@@ -7,8 +7,11 @@ the per-utterance ``mean`` and ``square`` statistics and the frame count (atomic
 like every cache file). Every size runs in two fresh processes (so peak memory is its own):
 
 - write: generating the random rows and writing the packs (CPU and wall seconds);
-- load: reading every pack listing, then the ``mean`` of every entry, in a shuffled key order,
-  into one ``(N, 13, 768)`` float32 tensor (what training holds), memory-mapped pack by pack.
+- load, twice, each in a fresh process: reading every pack listing, then the ``mean`` of every
+  entry into one ``(N, 13, 768)`` float32 tensor (what training holds), memory-mapped pack by
+  pack: ``load packed`` asks for the keys in the packs' order (a split read as it was packed:
+  what a warm run does), ``load shuffled`` in a shuffled order (every pack gathered row by row:
+  the slow case).
 
 Peak memory is the process's maximum resident set size (``getrusage``). The files go to
 ``--workdir`` (default: a temporary folder; about 40 KB per entry), removed at the end unless
@@ -64,23 +67,25 @@ def write(folder: Path, n: int, pack_size: int) -> dict:
             "write_peak_mib": round(peak)}
 
 
-def load(folder: Path, n: int) -> dict:
+def load(folder: Path, n: int, order: str) -> dict:
     import random
 
     import torch
 
     from emobench.upstream.packed_cache import read_index, read_packed
 
-    keys = keys_of(n)
-    random.Random(0).shuffle(keys)
+    keys = keys_of(n)  # the order they were packed in
+    if order == "shuffled":
+        random.Random(0).shuffle(keys)
     cpu0, start = usage()[0], time.perf_counter()
     index = read_index(folder)
     stats = read_packed(keys, ["mean"], index)
     wall = time.perf_counter() - start
     cpu, peak = usage()
     assert stats["mean"].shape == (n, LAYERS, DIM) and stats["mean"].dtype == torch.float32
-    return {"load_wall_s": round(wall, 2), "load_cpu_s": round(cpu - cpu0, 2),
-            "load_peak_mib": round(peak), "loaded_mib": round(stats["mean"].numel() * 4 / 2**20)}
+    return {f"load_{order}_wall_s": round(wall, 2), f"load_{order}_cpu_s": round(cpu - cpu0, 2),
+            f"load_{order}_peak_mib": round(peak),
+            "loaded_mib": round(stats["mean"].numel() * 4 / 2**20)}
 
 
 def child(argv: list[str]) -> dict:
@@ -108,7 +113,7 @@ def main() -> None:
     if args.child:
         what, folder, n = args.child
         result = (write(Path(folder), int(n), args.pack_size) if what == "write"
-                  else load(Path(folder), int(n)))
+                  else load(Path(folder), int(n), what.split("-")[1]))
         print(json.dumps(result))
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="cache_scale_"))
@@ -118,7 +123,8 @@ def main() -> None:
         row = {"entries": n, **child(["--pack-size", str(args.pack_size), "--child", "write",
                                       str(folder), str(n)])}
         row["disk_mib"] = round(disk_mib(folder))
-        row.update(child(["--child", "load", str(folder), str(n)]))
+        for order in ("packed", "shuffled"):
+            row.update(child(["--child", f"load-{order}", str(folder), str(n)]))
         row["load_average_1min"] = round(os.getloadavg()[0], 2)
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -35,13 +35,14 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from emobench.core import io
+from emobench.core import io, optim
 from emobench.core.config import ConfigError
 from emobench.core.experiment import LOG
 from emobench.downstream.finetuning import parameter_groups
 
 EPOCH_SEED = 100_003  # the seed of epoch e's order is seed * EPOCH_SEED + e
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+# torch's Adam and AdamW without the compiler import (emobench/core/optim.py)
+OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW}
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

@@ -3,8 +3,9 @@
 :class:`upstream.cache.PooledCache` extracts into one file per utterance (``items/<aa>/<key>.pt``,
 atomic and resumable per utterance). Reading a split that way costs one ``torch.load`` per
 utterance (1,285 for a warm EmoDB run). Here the entries a run reads are packed once into
-``packs/<name>.pt`` (a dict: ``keys``, one stacked ``(n, L, D)`` tensor per statistic in the
-cache's dtype, ``frames``) plus ``packs/<name>.json`` (its keys), the JSON written last: a pack
+``packs/<name>.pt`` (a dict: one stacked ``(n, L, D)`` tensor per statistic in the cache's
+dtype, ``frames``; packs of the first version also held the keys) plus ``packs/<name>.json``
+(its keys, in row order; ``<name>`` is their hash), the JSON written last: a pack
 counts only once its JSON exists, and both are written atomically (emobench.core.io), so a
 killed packing leaves at most an unlisted ``.pt`` that the next run rewrites. Packs are read
 memory-mapped and only the requested rows are copied.
@@ -50,8 +51,8 @@ def write_pack(folder: Path, keys: Sequence[str], stats: Mapping[str, torch.Tens
     if len(set(keys)) != len(keys) or any(len(v) != len(keys) for v in stats.values()):
         raise ValueError("a pack needs distinct keys and one row per key in every statistic")
     path = Path(folder) / PACKS / f"{pack_name(keys)}.pt"
-    io.torch_save({"keys": keys, **{k: v.contiguous() for k, v in stats.items()},
-                   "frames": frames.long()}, path)
+    io.torch_save({**{k: v.contiguous() for k, v in stats.items()}, "frames": frames.long()},
+                  path)  # the keys only in the JSON (the file name is their hash)
     io.write_json(path.with_suffix(".json"), {"keys": keys, "version": VERSION})
     return path
 
@@ -82,6 +83,7 @@ def read_packed(keys: Sequence[str], names: Sequence[str], index: Mapping[str, t
         pack, row = index[key]
         by_pack[pack].append((position, row))
     out: dict[str, torch.Tensor] = {}
+    buffers: dict[tuple, torch.Tensor] = {}  # reused across packs: no page faults per pack
     for pack, pairs in by_pack.items():
         data = torch.load(pack, map_location="cpu", weights_only=True, mmap=True)
         positions = torch.tensor([p for p, _ in pairs])
@@ -94,10 +96,22 @@ def read_packed(keys: Sequence[str], names: Sequence[str], index: Mapping[str, t
                 out[name] = torch.empty((len(keys), *data[name].shape[1:]), dtype=torch.float32)
             if runs:  # the pack's rows in its order (a split read as packed): one copy
                 out[name][first:first + count].copy_(data[name][int(rows[0]):int(rows[0]) + count])
-            else:
-                out[name][positions] = data[name][rows].float()
+            else:  # gathered in the pack's row order (sequential reads of the mapped file)
+                rows_sorted, order = rows.sort()
+                source = buffer(buffers, data[name], count)
+                torch.index_select(data[name], 0, rows_sorted, out=source)
+                converted = buffer(buffers, out[name], count)
+                out[name].index_copy_(0, positions[order], converted.copy_(source))
         del data
     return out
+
+
+def buffer(buffers: dict[tuple, torch.Tensor], like: torch.Tensor, rows: int) -> torch.Tensor:
+    """A reusable ``(rows, *like.shape[1:])`` tensor of ``like``'s dtype (grown when needed)."""
+    key = (like.dtype, tuple(like.shape[1:]))
+    if key not in buffers or len(buffers[key]) < rows:
+        buffers[key] = torch.empty((rows, *like.shape[1:]), dtype=like.dtype)
+    return buffers[key][:rows]
 
 
 def pack_loose(cache: PooledCache, keys: Sequence[str], index: Mapping[str, tuple[Path, int]]

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emobench.core import optim
 from emobench.core.registry import Registry
 from emobench.downstream.functionals import LayerWeightedFunctionals
 from emobench.upstream.featurizer import Featurizer
@@ -106,7 +107,7 @@ def finetune_model(model: FewShotModel, support_x: torch.Tensor, support_y: torc
     for p in params:
         p.requires_grad_(True)
     start = [p.detach().clone() for p in params]
-    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    optimizer = optim.Adam(params, lr=cfg.lr)  # torch's, without the compiler import
     for _ in range(cfg.steps):
         loss = F.mse_loss(adapted(support_x), support_y)
         if cfg.l2_sp > 0:

@@ -61,9 +61,21 @@ def torch_save(obj: Any, path: str | Path) -> Path:
     return _atomic(path, lambda f: torch.save(obj, f))
 
 
+_DIGESTS: dict[tuple, str] = {}  # one process's file digests, keyed by the file's identity
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The file's sha256, computed once per process while the file is unchanged.
+
+    A file counts as unchanged while its device, inode, size, modification and change times
+    are (the change time cannot be set back by a user), so a rewritten file is hashed again."""
+    info = os.stat(path)
+    key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
+           info.st_ctime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(chunk), b""):
+                digest.update(block)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]

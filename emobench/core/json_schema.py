@@ -19,11 +19,22 @@ def schema(name: str) -> dict[str, Any]:
     return json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
 
 
-def validate(obj: Any, name: str) -> None:
-    """Raise ``jsonschema.ValidationError`` when ``obj`` does not follow schema ``name``."""
+@lru_cache(maxsize=None)
+def validator(name: str):
+    """A validator of schema ``name``, built once (the schemas themselves are checked against
+    their meta-schema by tests/test_schemas.py, not at every write)."""
     import jsonschema
 
-    jsonschema.validate(obj, schema(name))
+    return jsonschema.validators.validator_for(schema(name))(schema(name))
+
+
+def validate(obj: Any, name: str) -> None:
+    """Raise ``jsonschema.ValidationError`` when ``obj`` does not follow schema ``name``."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator(name).iter_errors(obj))  # the error jsonschema.validate raises
+    if error is not None:
+        raise error
 
 
 def write(path: str | Path, obj: Any, name: str) -> Path:

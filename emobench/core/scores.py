@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from emobench.core import io
+from emobench.core import io, json_schema
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "scores.schema.json"
 
@@ -19,9 +19,7 @@ def schema() -> dict[str, Any]:
 
 def validate(scores: dict[str, Any]) -> None:
     """Raise ``jsonschema.ValidationError`` when ``scores`` does not follow the schema."""
-    import jsonschema
-
-    jsonschema.validate(scores, schema())
+    json_schema.validate(scores, "scores")
 
 
 def write(path: str | Path, scores: dict[str, Any]) -> Path:
