@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 
-from emobench.core import checkpoint_file, io, plots
+from emobench.core import checkpoint_file, io, svg
 from emobench.core.config import ConfigError
 from emobench.core.context import RunContext
 from emobench.core.experiment import LOG
@@ -71,13 +71,13 @@ def upstream_record(ctx: RunContext, upstream: FrozenUpstream) -> dict[str, Any]
 
 def write_layer_weights(outdir: Path, featurizer: Featurizer, upstream: FrozenUpstream,
                         ctx: RunContext, title: str) -> None:
-    """``layer_weights.json`` and ``layer_weights.png`` of a trained model."""
+    """``layer_weights.json`` and ``layer_weights.svg`` of a trained model."""
     weights = featurizer.layer_weights()
     io.write_json(outdir / "layer_weights.json",
                   {"upstream": upstream.info.name, "layer": ctx.upstream.layer,
                    "normalize": ctx.upstream.normalize, "weights": weights})
-    plots.layer_weights(weights, f"{upstream.info.name} layer weights ({title})",
-                        outdir / "layer_weights.png")
+    svg.layer_weights(weights, f"{upstream.info.name} layer weights ({title})",
+                      outdir / "layer_weights.svg")
 
 
 def require_paths(data: Any, keys: tuple[str, ...]) -> None:

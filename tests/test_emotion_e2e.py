@@ -41,7 +41,7 @@ def test_train_writes_every_output(demo_run: Path):
     for expected in ("config.yaml", "log.log", "dev-best.ckpt", "last.ckpt", "scores.json",
                      "predictions.csv", "dev_fold1_predict.txt", "dev_fold1_truth.txt",
                      "test_fold1_predict.txt", "test_fold1_truth.txt", "layer_weights.json",
-                     "layer_weights.png"):
+                     "layer_weights.svg"):
         assert expected in names, expected
     assert any(n.startswith("events.out.tfevents") for n in names)
     assert not [n for n in names if n.endswith(".tmp")]

@@ -69,7 +69,7 @@ def test_demo_writes_every_output(demo_run: Path):
     for expected in ("config.yaml", "log.log", "dev-best.ckpt", "last.ckpt", "scores.json",
                      "predictions.csv", "ExVo-Multi_emobench_1.csv", "ccc_per_emotion.png",
                      "age.png", "country_confusion.png", "layer_weights.json",
-                     "layer_weights.png"):
+                     "layer_weights.svg"):
         assert expected in names, expected
     assert not [n for n in names if n.endswith(".tmp")]
     data_info = pd.read_csv("results/demo/exvo_mtl/data_info.csv", dtype={"File_ID": str})

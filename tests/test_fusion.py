@@ -88,8 +88,8 @@ def test_early_fusion_concatenates_each_upstreams_weighted_features(single: Path
     weights = json.loads((fused / "layer_weights.json").read_text())
     assert [w["upstream"] for w in weights["upstreams"]] == ["fbank_no_cmvn"] * 2
     assert all(abs(sum(w["weights"]) - 1) < 1e-6 for w in weights["upstreams"])
-    assert (fused / "layer_weights_1_fbank_no_cmvn.png").is_file()
-    assert (fused / "layer_weights_2_fbank_no_cmvn.png").is_file()
+    assert (fused / "layer_weights_1_fbank_no_cmvn.svg").is_file()
+    assert (fused / "layer_weights_2_fbank_no_cmvn.svg").is_file()
 
     # the fused checkpoint evaluates to the same scores
     assert main(["-m", "evaluate", "-e", str(fused), "-p", "evaluated", "--device", "cpu"]) == 0

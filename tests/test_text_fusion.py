@@ -186,7 +186,7 @@ def test_text_and_speech_beat_speech_alone_on_valence(corpus, tmp_path):
     weights = json.loads((tmp_path / "fused" / "layer_weights.json").read_text())
     assert len(weights["text"]["weights"]) == 3 and weights["text"]["layer"] is None
     assert abs(sum(weights["text"]["weights"]) - 1) < 1e-6
-    assert (tmp_path / "fused" / "text_layer_weights.png").is_file()
+    assert (tmp_path / "fused" / "text_layer_weights.svg").is_file()
     assert (tmp_path / "fused" / "text_model" / "model.safetensors").is_file()
     # -m evaluate rebuilds the same tiny model (deterministic) and reproduces the scores
     assert main(["-m", "evaluate", "-e", str(tmp_path / "fused"), "-p",

@@ -31,8 +31,8 @@ def pick(reference: dict[str, np.ndarray], adjusted: dict[str, np.ndarray], orde
 def examples(ids: list[str], classes: list[str], reference: dict[str, np.ndarray],
              adjusted: dict[str, np.ndarray], words: dict[str, str], path: str | Path) -> Path:
     """Grouped bars per class: original (votes) and adjusted (model), one panel per utterance."""
-    fig, axes = plots.plt.subplots(len(ids), 1, figsize=(max(5.0, 0.7 * len(classes) + 1),
-                                                         2.4 * len(ids)), squeeze=False)
+    fig, axes = plots.pyplot().subplots(len(ids), 1, squeeze=False,
+                                        figsize=(max(5.0, 0.7 * len(classes) + 1), 2.4 * len(ids)))
     x = np.arange(len(classes))
     for ax, uid in zip(axes[:, 0], ids):
         ax.bar(x - 0.2, reference[uid], width=0.4, label="original", color="tab:gray")

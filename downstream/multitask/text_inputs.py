@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from emobench.core import io, plots
+from emobench.core import io, svg
 from emobench.core.config import ConfigError
 from emobench.core.errors import UserError
 from emobench.core.context import RunContext
@@ -142,7 +142,7 @@ def scores_entry(features: FusedFeatures | torch.Tensor) -> dict[str, Any]:
 def write_text_layer_weights(outdir: Path, model: torch.nn.Module, name: str | None,
                              title: str) -> None:
     """Add the text featurizer's weights to ``layer_weights.json`` (``text``) and plot them in
-    ``text_layer_weights.png``; nothing without a text input."""
+    ``text_layer_weights.svg``; nothing without a text input."""
     featurizer = getattr(model.inputs, "text_featurizer", None)
     if featurizer is None:
         return
@@ -154,5 +154,5 @@ def write_text_layer_weights(outdir: Path, model: torch.nn.Module, name: str | N
     record["text"] = {"upstream": name, "layer": featurizer.layer,
                       "weights": weights}
     io.write_json(path, record)
-    plots.layer_weights(weights, f"{name} text layer weights ({title})",
-                        outdir / "text_layer_weights.png")
+    svg.layer_weights(weights, f"{name} text layer weights ({title})",
+                      outdir / "text_layer_weights.svg")

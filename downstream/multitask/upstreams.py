@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import torch
 
-from emobench.core import io, plots
+from emobench.core import io, svg
 from emobench.core.config import ConfigError
 from emobench.core.context import RunContext
 from emobench.downstream import common
@@ -93,9 +93,9 @@ class Upstreams:
                                                      "upstreams (see upstreams)"}
 
     def write_layer_weights(self, outdir: Path, featurizers: list, title: str) -> None:
-        """``layer_weights.json`` / ``.png`` as every task writes them; with several upstreams
+        """``layer_weights.json`` / ``.svg`` as every task writes them; with several upstreams
         the json lists one entry per upstream and there is one figure per upstream,
-        ``layer_weights_<k>_<name>.png`` (k = 1, 2, ... in the order of ``-u``)."""
+        ``layer_weights_<k>_<name>.svg`` (k = 1, 2, ... in the order of ``-u``)."""
         if not self.fused:
             common.write_layer_weights(outdir, featurizers[0], self.models[0],
                                        self.contexts[0], title)
@@ -105,7 +105,7 @@ class Upstreams:
             weights = f.layer_weights()
             entries.append({"upstream": u.info.name, "layer": view.upstream.layer,
                             "normalize": view.upstream.normalize, "weights": weights})
-            plots.layer_weights(weights, f"{u.info.name} layer weights ({title}, early fusion "
-                                         f"{k}/{len(self.models)})",
-                                outdir / f"layer_weights_{k}_{folder_name(u.info.name)}.png")
+            svg.layer_weights(weights, f"{u.info.name} layer weights ({title}, early fusion "
+                                       f"{k}/{len(self.models)})",
+                              outdir / f"layer_weights_{k}_{folder_name(u.info.name)}.svg")
         io.write_json(outdir / "layer_weights.json", {"upstream": self.name, "upstreams": entries})

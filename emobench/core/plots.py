@@ -1,4 +1,8 @@
-"""Figures written into experiment folders (matplotlib, Agg backend, atomic writes)."""
+"""Figures written into experiment folders (matplotlib, Agg backend, atomic writes).
+
+matplotlib is imported on the first figure, not with this module: a training run draws its
+layer-weight figure without it (:mod:`emobench.core.svg`) and so never imports it.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,30 @@ import io as _io
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+from emobench.core import io
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
-from emobench.core import io  # noqa: E402
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (imported on the first call)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save(fig, path: str | Path) -> Path:
     buffer = _io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return io.write_bytes(path, buffer.getvalue())
-
-
-def layer_weights(weights: Sequence[float], title: str, path: str | Path) -> Path:
-    """Bar chart of the normalised featurizer weight of every hidden state."""
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.35 * len(weights) + 2), 3))
-    ax.bar(range(len(weights)), weights, color="tab:blue")
-    ax.axhline(1.0 / len(weights), color="grey", linestyle="--", linewidth=1, label="uniform")
-    ax.set_xlabel("hidden state (0 = input features)")
-    ax.set_ylabel("softmax weight")
-    ax.set_xticks(range(len(weights)))
-    ax.set_title(title)
-    ax.legend(loc="upper right", fontsize=8)
-    return save(fig, path)
 
 
 def bars(per_split: dict[str, Sequence[float]], labels: Sequence[str], path: str | Path,
          title: str, ylabel: str = "CCC") -> Path:
     """One bar group per label and one colour per split (e.g. the CCC of every column)."""
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(labels) + 1), 3.2))
+    fig, ax = pyplot().subplots(figsize=(max(4.0, 0.8 * len(labels) + 1), 3.2))
     width = 0.8 / max(1, len(per_split))
     positions = [float(i) for i in range(len(labels))]
     for k, (split, values) in enumerate(per_split.items()):
@@ -54,7 +50,7 @@ def bars(per_split: dict[str, Sequence[float]], labels: Sequence[str], path: str
 def scatter(truth: Sequence[float], prediction: Sequence[float], path: str | Path, title: str,
             quantity: str = "value") -> Path:
     """Predicted against true values, with the diagonal."""
-    fig, ax = plt.subplots(figsize=(3.8, 3.6))
+    fig, ax = pyplot().subplots(figsize=(3.8, 3.6))
     ax.scatter(truth, prediction, s=6, alpha=0.5)
     low, high = float(min(min(truth), min(prediction))), float(max(max(truth), max(prediction)))
     ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
@@ -74,7 +70,7 @@ def confusion(truth: Sequence[int], prediction: Sequence[int], classes: Sequence
     np.add.at(counts, (np.asarray(truth), np.asarray(prediction)), 1)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = max(4.2, 0.45 * n + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    fig, ax = pyplot().subplots(figsize=(size, size * 0.9))
     ax.imshow(rates, vmin=0, vmax=1, cmap="Blues")
     for i in range(n):
         for j in range(n):

@@ -19,7 +19,7 @@ RESULTS = Path("results")
 STALE = ("last.ckpt", "dev-best.ckpt", "scores.json", "predictions.csv", "predictions.npz",
          "bootstrap_units.npz",
          "layer_weights.json", "log.log", "events.out.tfevents.*", "*_fold*_predict.txt",
-         "*_fold*_truth.txt", "*.png", "ExVo-Multi_*.csv", "seeds.json", "seeds.md")
+         "*_fold*_truth.txt", "*.png", "*.svg", "ExVo-Multi_*.csv", "seeds.json", "seeds.md")
 
 
 def device(name: str | None):

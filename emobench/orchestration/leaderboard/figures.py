@@ -58,15 +58,16 @@ def radar(table: Any, path: Path) -> tuple[Path | None, str | None]:
         path.unlink(missing_ok=True)  # never leave a stale figure beside a new table
         return None, reason
     angles = np.linspace(0, 2 * np.pi, len(table.columns), endpoint=False)
-    with plots.plt.rc_context(FONT):
-        fig = plots.plt.figure(figsize=(ONE_COLUMN, ONE_COLUMN))
+    plt = plots.pyplot()
+    with plt.rc_context(FONT):
+        fig = plt.figure(figsize=(ONE_COLUMN, ONE_COLUMN))
         ax = fig.add_subplot(projection="polar")
         for row in rows:
             values = [table.cells[(row, c)][0] for c in table.columns]
             ax.plot(list(angles) + [angles[0]], values + values[:1], label=row, linewidth=1.2)
         top = max(table.cells[(r, c)][0] for r in rows for c in table.columns)
         ax.set_ylim(0, 1.0 if 0 < top <= 1 else max(top * 1.1, 1e-9))  # scores in [0, 1]
-        ax.yaxis.set_major_locator(plots.plt.MaxNLocator(4))
+        ax.yaxis.set_major_locator(plt.MaxNLocator(4))
         ax.set_rlabel_position(float(np.degrees(angles[1] / 2)))  # between the first two axes
         ax.tick_params(axis="y", labelsize=6, colors="grey")
         ax.set_xticks(angles)
@@ -98,8 +99,9 @@ def layer_weights(table: Any, row: str, path: Path) -> Path | None:
     layers = max((c.shape[1] for c in curves.values()), default=0)
     if layers < 2:  # one hidden state: its weight is 1, nothing to show
         return None
-    with plots.plt.rc_context(FONT):
-        fig, ax = plots.plt.subplots(figsize=(TWO_COLUMNS if layers > 8 else ONE_COLUMN, 2.4))
+    plt = plots.pyplot()
+    with plt.rc_context(FONT):
+        fig, ax = plt.subplots(figsize=(TWO_COLUMNS if layers > 8 else ONE_COLUMN, 2.4))
         top = 0.0
         for column, runs in curves.items():
             mean, std = runs.mean(axis=0), runs.std(axis=0, ddof=1) if len(runs) > 1 else None
@@ -152,8 +154,9 @@ def confusion(table: Any, key: tuple[str, str], path: Path) -> Path | None:
         np.add.at(counts, (np.asarray(truth, dtype=int), np.asarray(predicted, dtype=int)), 1)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = ONE_COLUMN if len(classes) <= 8 else TWO_COLUMNS
-    with plots.plt.rc_context(FONT):
-        fig, ax = plots.plt.subplots(figsize=(size, size * 0.85))
+    plt = plots.pyplot()
+    with plt.rc_context(FONT):
+        fig, ax = plt.subplots(figsize=(size, size * 0.85))
         image = ax.imshow(rates, vmin=0, vmax=1, cmap="Blues")
         for i in range(len(classes)):
             for j in range(len(classes)):
@@ -181,8 +184,9 @@ def per_class_f1(table: Any, key: tuple[str, str], path: Path) -> Path | None:
     matrix = np.array([[v.get(c, np.nan) for c in classes] for v in values], dtype=float)
     mean = np.nanmean(matrix, axis=0)
     std = np.nanstd(matrix, axis=0, ddof=1) if len(values) > 1 else None
-    with plots.plt.rc_context(FONT):
-        fig, ax = plots.plt.subplots(figsize=(ONE_COLUMN if len(classes) <= 8 else TWO_COLUMNS,
+    plt = plots.pyplot()
+    with plt.rc_context(FONT):
+        fig, ax = plt.subplots(figsize=(ONE_COLUMN if len(classes) <= 8 else TWO_COLUMNS,
                                               2.4))
         ax.bar(range(len(classes)), mean, yerr=std, capsize=2, color="tab:blue")
         ax.set_xticks(range(len(classes)))

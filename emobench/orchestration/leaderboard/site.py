@@ -24,7 +24,7 @@ from emobench.orchestration.leaderboard.cells import MISSING, fmt
 from emobench.orchestration.leaderboard.figures import safe
 
 RUN_FILES = ("scores.json", "config.yaml", "predictions.csv", "log.log", "layer_weights.json",
-             "layer_weights.png", "aggregate.json")
+             "layer_weights.svg", "aggregate.json")
 
 
 def page(title: str, body: str) -> str:
