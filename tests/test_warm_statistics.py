@@ -1,6 +1,7 @@
-"""The waveform standardisation statistics of the multitask (``-d exvo_mtl``), ExVo few-shot and
-score_generation tasks come from the cache on a warm run: the second run decodes no audio and
-gets exactly the statistics the first one fitted (docs/performance.md, "Cached statistics")."""
+"""The waveform standardisation statistics of the multitask (``-d exvo_mtl``), ExVo few-shot,
+score_generation and probe tasks come from the cache on a warm run: the second run decodes no
+audio and gets exactly the statistics the first one fitted (docs/performance.md, "Cached
+statistics")."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from emobench.core import audio
 from emobench.corpora import demo_hume_vb
 from emobench.corpora.exvo_labels import read_data_info
 from emobench.downstream import standardize_cache
+from emobench.downstream.probe import features as probe_features
 from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
 from emobench.orchestration.cli import main
 
@@ -64,6 +66,10 @@ def argv(task: str, corpus: Path, generated: Path, name: str) -> list[str]:
             "-o", data + ",,train.epochs=1" + steps]
 
 
+def no_audio(*args, **kwargs):
+    raise AssertionError("a warm run decoded audio")
+
+
 def run(args: list[str], monkeypatch) -> list[Standardizer]:
     """Run the command line; the statistics its task got from the cache module."""
     got: list[Standardizer] = []
@@ -73,6 +79,7 @@ def run(args: list[str], monkeypatch) -> list[Standardizer]:
         return got[-1]
 
     monkeypatch.setattr(standardize_cache, "cached_standardizer", recorded)
+    monkeypatch.setattr(probe_features, "cached_standardizer", recorded)  # its own name
     assert main(args) == 0
     return got
 
@@ -86,10 +93,6 @@ def test_a_warm_run_reads_the_statistics_and_decodes_no_audio(task, corpus, gene
     train = read_data_info(corpus, corpus.parent / "wav").subset("train")
     assert cold[0] == fit_standardizer(WaveformDataset(train.paths, 10.0, Standardizer()))
     assert cold[0] != Standardizer()
-
-    def no_audio(*args, **kwargs):
-        raise AssertionError("a warm run decoded audio")
-
     monkeypatch.setattr(audio, "load", no_audio)
     monkeypatch.setattr(standardize_cache, "fit_standardizer", no_audio)
     warm = run(argv(task, corpus, generated, f"{task}_warm"), monkeypatch)
@@ -99,3 +102,14 @@ def test_a_warm_run_reads_the_statistics_and_decodes_no_audio(task, corpus, gene
             saved = torch.load(workdir / "results/downstream" / name / "dev-best.ckpt",
                                weights_only=True)
             assert Standardizer(**saved["standardizer"]) == cold[0]
+
+
+def test_the_probe_reads_the_statistics_too(workdir, monkeypatch):
+    grid = ("probe.families=[logistic_regression],,"
+            "probe.grids={logistic_regression: {C: [1.0]}}")
+    args = ["-m", "train", "-u", "fbank_no_cmvn", "-d", "probe", "--demo", "--device", "cpu",
+            "-o", f"{grid},,data.cache_dir={workdir / 'cache_probe'}"]
+    cold = run([*args, "-n", "probe_cold"], monkeypatch)
+    assert len(cold) == 1 and cold[0] != Standardizer()
+    monkeypatch.setattr(audio, "load", no_audio)
+    assert run([*args, "-n", "probe_warm"], monkeypatch) == cold
