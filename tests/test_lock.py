@@ -3,7 +3,8 @@
 Every dependency that setup.cfg names (install_requires and the ``test`` extra) is in the lock
 at an exact ``==`` version inside setup.cfg's range, the lock's direct dependencies (uv's
 ``# via emobench (setup.cfg)``) are exactly setup.cfg's (both ways), every pin carries hashes,
-and torch and torchaudio are one release. A lock that is out of date with setup.cfg fails naming the package.
+and torch and torchaudio are one release. A lock that is out of date with setup.cfg fails naming
+the package.
 """
 
 from __future__ import annotations
