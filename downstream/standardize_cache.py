@@ -9,6 +9,9 @@ the same files and preprocessing give the same key, so a warm run decodes no aud
 (it hashes the files' bytes, 0.06 s CPU for EmoDB's 535 files). Any other file, order or
 preprocessing gives another key. Written atomically; an unreadable or malformed file is refitted
 and rewritten (and logged), never trusted.
+
+:func:`training_standardizer` is the tasks' entry (multitask, ExVo few-shot, score_generation;
+the emotion task goes through ``downstream.emotion.standardization``).
 """
 
 from __future__ import annotations
@@ -77,3 +80,14 @@ def cached_standardizer(dataset: WaveformDataset, cache_dir: str | Path | None
     io.write_json(path, {"mean": fitted.mean, "std": fitted.std, "files": len(keys),
                          "max_seconds": dataset.max_seconds, "version": VERSION})
     return fitted
+
+
+def training_standardizer(standardize: bool, train_paths: Sequence[Path],
+                          max_seconds: float | None, source: str | Path,
+                          cache_dir: str | Path | None) -> Standardizer:
+    """The waveform standardizer of a task's ``data`` settings: the identity when
+    ``standardize`` is off, else the (cached) statistics of the training files."""
+    if not standardize:
+        return Standardizer()
+    return cached_standardizer(WaveformDataset(train_paths, max_seconds, Standardizer(), False,
+                                               source), cache_dir)

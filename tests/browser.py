@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from apt_packages import apt_install  # tests/ is on the path (conftest.py's folder)
+
 PACKAGES = ("chromium", "chromium-driver")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
@@ -53,16 +55,14 @@ def ensure_installed() -> str:
     apt = shutil.which("apt-get")
     if apt is None:
         raise RuntimeError(f"Chromium is missing and there is no apt-get to install {PACKAGES}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = [apt, "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    done = subprocess.run(install, env=env, capture_output=True, text=True)
-    if done.returncode != 0:  # stale package lists: update once and retry
-        subprocess.run([apt, "update", "-q"], env=env, capture_output=True, text=True)
-        done = subprocess.run(install, env=env, capture_output=True, text=True)
+    try:
+        done = apt_install(PACKAGES, apt)
+    except RuntimeError as e:
+        raise RuntimeError(f"installing Chromium as root failed: {e}") from None
     found = executable()
-    if done.returncode != 0 or not found:
-        raise RuntimeError(f"installing Chromium as root failed (exit {done.returncode}): "
-                           f"{' '.join(install)}\n{(done.stdout + done.stderr)[-3000:]}")
+    if not found:
+        raise RuntimeError(f"installing Chromium as root gave no chromium executable: "
+                           f"{' '.join(done.args)}\n{(done.stdout + done.stderr)[-3000:]}")
     return found
 
 

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from apt_packages import apt_install  # tests/ is on the path (conftest.py's folder)
+
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge", "slurmdbd", "mariadb-server")
 # programs the cluster needs, all from PACKAGES
 PROGRAMS = ("munged", "mariadbd", "mariadb-install-db", "mariadb", "slurmdbd", "slurmctld",
@@ -75,18 +77,15 @@ def ensure_installed() -> None:
     if apt is None:
         raise RuntimeError(f"SLURM is missing ({', '.join(missing)}) and there is no apt-get "
                            f"to install {' '.join(PACKAGES)}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = [apt, "install", "-y", "-q", "--no-install-recommends", *PACKAGES]
-    done = subprocess.run(install, env=env, capture_output=True, text=True)
-    if done.returncode != 0:  # stale package lists: update once and retry
-        subprocess.run([apt, "update", "-q"], env=env, capture_output=True, text=True)
-        done = subprocess.run(install, env=env, capture_output=True, text=True)
+    try:
+        done = apt_install(PACKAGES, apt)
+    except RuntimeError as e:
+        raise RuntimeError(f"installing SLURM as root failed (missing {', '.join(missing)}): "
+                           f"{e}") from None
     missing = missing_programs()
-    if done.returncode != 0 or missing:
-        raise RuntimeError(
-            f"installing SLURM as root failed (exit {done.returncode}; still missing: "
-            f"{', '.join(missing) or 'nothing'}): {' '.join(install)}\n"
-            f"{(done.stdout + done.stderr)[-3000:]}")
+    if missing:
+        raise RuntimeError(f"installing SLURM as root left {', '.join(missing)} missing: "
+                           f"{' '.join(done.args)}\n{(done.stdout + done.stderr)[-3000:]}")
 
 
 def _port_free(port: int) -> bool:

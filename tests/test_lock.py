@@ -2,8 +2,9 @@
 
 Every dependency that setup.cfg names (install_requires and the ``test`` extra) is in the lock
 at an exact ``==`` version inside setup.cfg's range, the lock's direct dependencies (uv's
-``# via emobench (setup.cfg)``) are exactly setup.cfg's, every pin carries hashes, and torch and
-torchaudio are one release. A lock that is out of date with setup.cfg fails naming the package.
+``# via emobench (setup.cfg)``) are exactly setup.cfg's (both ways), every pin carries hashes,
+and torch and torchaudio are one release. A lock that is out of date with setup.cfg fails naming
+the package.
 """
 
 from __future__ import annotations
@@ -107,6 +108,9 @@ def lock_problems(setup_cfg: Path, lock: Path) -> list[str]:
     for name in sorted(direct - set(wanted)):
         problems.append(f"{name}: a direct dependency in {lock.name} (via emobench) but not in "
                         f"setup.cfg; {REGENERATE}")
+    for name in sorted(set(wanted) & set(by_name) - direct):  # pinned for another package only
+        problems.append(f"{name}: in setup.cfg but not a direct dependency in {lock.name} (no "
+                        f"'# via emobench'): the lock predates it; {REGENERATE}")
     for entry in entries:
         if _pinned(entry) is None and entry["name"] not in wanted:
             problems.append(f"{entry['name']}: not pinned to one exact version (==) in "
@@ -202,6 +206,12 @@ def test_lock_problems_name_the_package_when_out_of_date(tmp_path: Path) -> None
     problems = lock_problems(*_pair(tmp_path, torchaudio="2.11.1"))
     assert problems[0].startswith("torchaudio: requirements.lock pins 2.11.1, outside"), problems
     assert "torch and torchaudio must be one release" in problems[1], problems
+    # a dependency added to setup.cfg that the lock has only for another package
+    problems = lock_problems(*_pair(tmp_path, extra_dependency="    six>=1.0",
+                                    extra_lock="six==1.17.0 \\\n    --hash=sha256:2222\n"
+                                               "    # via pandas\n"))
+    assert len(problems) == 1 and problems[0].startswith("six: in setup.cfg but not a direct"), \
+        problems
     # a range instead of a pin, and a pin without hashes
     problems = lock_problems(*_pair(tmp_path, extra_lock="six>=1.0\n    # via pandas\n"))
     assert [p.split(":")[0] for p in problems] == ["six", "six"], problems

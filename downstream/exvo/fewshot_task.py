@@ -34,7 +34,8 @@ from emobench.downstream.exvo.fewshot_protocol import (fewshot_predict, mean_ccc
 from emobench.downstream.exvo.metrics import per_emotion_ccc
 from emobench.downstream.functionals import functionals
 from emobench.downstream.pooling import pooled_statistics
-from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.downstream.standardize_cache import training_standardizer
+from emobench.downstream.waveforms import Standardizer, WaveformDataset
 from emobench.downstream.trainer import (Evaluation, Loop, Schedule, Selection, StepLoss, Trainer,
                                          index_batches)
 from emobench.upstream import FrozenUpstream
@@ -118,11 +119,8 @@ def _features(ctx: RunContext, table: ExVoTable, upstream: FrozenUpstream,
 
 
 def _standardizer(cfg: FewShotConfig, table: ExVoTable) -> Standardizer:
-    if not cfg.data.standardize:
-        return Standardizer()
-    train = table.subset("train")
-    return fit_standardizer(WaveformDataset(train.paths, cfg.data.max_seconds, Standardizer(),
-                                            False, table.source))
+    return training_standardizer(cfg.data.standardize, table.subset("train").paths,
+                                 cfg.data.max_seconds, table.source, cfg.data.cache_dir)
 
 
 def _model(ctx: RunContext, upstream: FrozenUpstream, feature_dim: int,

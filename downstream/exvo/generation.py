@@ -45,7 +45,8 @@ from emobench.downstream.multitask.model import MultitaskModel
 from emobench.downstream.multitask.scoring import build_targets
 from emobench.downstream.multitask.task import CHECKPOINT_FORMAT, read
 from emobench.downstream.pooling import pooled_statistics
-from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.downstream.standardize_cache import training_standardizer
+from emobench.downstream.waveforms import Standardizer, WaveformDataset
 from emobench.upstream import FrozenUpstream
 
 SCHEMA = "generation_scores"
@@ -90,10 +91,9 @@ class FeatureSpace:
             self.model.load_state_dict(saved["model"])
             self.model.eval()
         else:
-            self.standardizer = Standardizer()
-            if cfg.data.standardize:
-                self.standardizer = fit_standardizer(WaveformDataset(
-                    train_paths, cfg.data.max_seconds, Standardizer(), False, table_source))
+            self.standardizer = training_standardizer(cfg.data.standardize, train_paths,
+                                                      cfg.data.max_seconds, table_source,
+                                                      cfg.data.cache_dir)
             self.featurizer = common.featurizer_of(self.ctx, self.upstream)
 
     def describe(self, dim: int) -> dict[str, Any]:

@@ -37,8 +37,9 @@ from emobench.downstream.multitask.kinds import LOSSES, Target
 from emobench.downstream.multitask.model import MultitaskModel, combine
 from emobench.downstream.multitask.upstreams import Upstreams
 from emobench.downstream.pooling import pooled_statistics
+from emobench.downstream.standardize_cache import training_standardizer
 from emobench.downstream.trainer import Evaluation, Loop, Schedule, Selection, StepLoss, Trainer
-from emobench.downstream.waveforms import Standardizer, WaveformDataset, fit_standardizer
+from emobench.downstream.waveforms import Standardizer, WaveformDataset
 from emobench.upstream import FrozenUpstream
 
 CONFIG = MultitaskConfig
@@ -87,12 +88,10 @@ def read(cfg: MultitaskConfig) -> TargetTable:
 
 def _waveforms(cfg: MultitaskConfig, table: TargetTable,
                standardizer: Standardizer | None = None) -> WaveformDataset:
-    if standardizer is None:
-        standardizer = Standardizer()
-        if cfg.data.standardize:
-            train = table.subset("train")
-            standardizer = fit_standardizer(WaveformDataset(
-                train.paths, cfg.data.max_seconds, Standardizer(), False, table.source))
+    if standardizer is None:  # fitted on the training rows, cached in data.cache_dir
+        standardizer = training_standardizer(cfg.data.standardize, table.subset("train").paths,
+                                             cfg.data.max_seconds, table.source,
+                                             cfg.data.cache_dir)
     return WaveformDataset(table.paths, cfg.data.max_seconds, standardizer, False, table.source)
 
 

@@ -16,9 +16,10 @@ import torch
 from emobench.core.config import ConfigError
 from emobench.core.context import RunContext
 from emobench.corpora.emotion_labels import LabelTable
-from emobench.downstream.emotion.data import EmotionDataset, Standardizer, fit_standardizer
+from emobench.downstream.emotion.data import EmotionDataset, Standardizer
 from emobench.downstream.functionals import functionals
 from emobench.downstream.pooling import pooled_statistics
+from emobench.downstream.standardize_cache import cached_standardizer
 from emobench.upstream import FrozenUpstream
 
 
@@ -34,12 +35,12 @@ class Features:
 
 def waveform_standardizer(ctx: RunContext, table: LabelTable) -> Standardizer:
     """The emotion task's waveform standardisation (train samples), so that both tasks share
-    one cache folder."""
+    one cache folder (the statistics cached there too)."""
     data = ctx.config.data
     if not data.standardize:
         return Standardizer()
-    return fit_standardizer(EmotionDataset(table.subset("train"), data.max_seconds,
-                                           Standardizer(), preload=False))
+    return cached_standardizer(EmotionDataset(table.subset("train"), data.max_seconds,
+                                              Standardizer(), preload=False), data.cache_dir)
 
 
 def vectors(mean: torch.Tensor, square: torch.Tensor, kind: str, layer: int | None) -> np.ndarray:
