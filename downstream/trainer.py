@@ -257,14 +257,15 @@ class Trainer:
     def _epoch(self, model, loop: Loop, optimizer, lr_schedule, state, writer, epoch) -> None:
         schedule, tag = self.schedule, self.tag
         model.train()
+        parameters = list(model.parameters())
         total, seen, parts = 0.0, 0, {}
         for batch in tqdm(loop.batches(epoch), desc=f"epoch {epoch + 1}/{schedule.epochs}",
                           total=loop.steps_per_epoch, delay=3, leave=False, disable=None):
             step = loop.loss(model, batch)
             optimizer.zero_grad(set_to_none=True)
             step.total.backward()
-            if schedule.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), schedule.grad_clip)
+            if schedule.grad_clip:  # torch's clip_grad_norm_, bit for bit (core/optim.py)
+                optim.clip_grad_norm(parameters, schedule.grad_clip)
             optimizer.step()
             if lr_schedule is not None:
                 lr_schedule.step()

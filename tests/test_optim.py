@@ -94,3 +94,26 @@ def test_training_does_not_import_the_compiler():
             "print('torch._dynamo' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 50.0])
+def test_clip_grad_norm_is_torchs(scale):
+    a, b = model(4), model(4)
+    x = torch.randn(6, 7, generator=torch.Generator().manual_seed(5))
+    for net in (a, b):
+        (net(x) * scale).pow(2).sum().backward()
+    ours = optim.clip_grad_norm(list(a.parameters()), 0.7)
+    theirs = torch.nn.utils.clip_grad_norm_(b.parameters(), 0.7)
+    assert torch.equal(ours, theirs)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa.grad, pb.grad)
+
+
+def test_clip_grad_norm_mixed_dtypes_falls_back_to_torch():
+    p, q = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    p.grad, q.grad = torch.full((3,), 2.0), torch.full((2,), 2.0, dtype=torch.float64)
+    p2, q2 = torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    p2.grad, q2.grad = p.grad.clone(), q.grad.clone()
+    assert torch.equal(optim.clip_grad_norm([p, q], 1.0),
+                       torch.nn.utils.clip_grad_norm_([p2, q2], 1.0))
+    assert torch.equal(p.grad, p2.grad) and torch.equal(q.grad, q2.grad)

@@ -55,3 +55,27 @@ class AdamW(_Eager, torch.optim.AdamW):
     """``torch.optim.AdamW`` for eager training, without importing the compiler."""
 
     step = _eager_step(torch.optim.AdamW)
+
+
+@torch.no_grad()
+def clip_grad_norm(parameters: list[torch.Tensor], max_norm: float) -> torch.Tensor:
+    """``torch.nn.utils.clip_grad_norm_(parameters, max_norm)`` (2-norm), bit for bit, with less
+    Python per call: the same kernels (one ``_foreach_norm``, the norm of the norms, the clamped
+    coefficient, one ``_foreach_mul_``) when every gradient is a plain tensor of one device and
+    dtype; torch's own function otherwise. Returns the total norm before clipping.
+
+    >>> p = torch.nn.Parameter(torch.ones(4)); p.grad = torch.full((4,), 3.0)
+    >>> float(clip_grad_norm([p], 1.0)), [round(g, 6) for g in p.grad.tolist()]
+    (6.0, [0.5, 0.5, 0.5, 0.5])
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.tensor(0.0)
+    first = grads[0]
+    if any(type(g) is not torch.Tensor or g.device != first.device or g.dtype != first.dtype
+           for g in grads):
+        return torch.nn.utils.clip_grad_norm_(parameters, max_norm)
+    norms = torch._foreach_norm(grads, 2.0)
+    total = torch.linalg.vector_norm(torch.stack(list(norms)), 2.0)
+    torch._foreach_mul_(grads, torch.clamp(float(max_norm) / (total + 1e-6), max=1.0))
+    return total
