@@ -81,8 +81,8 @@ def extraction_spec(upstream: str, setting: Standardization, fold: Any, partitio
     >>> fold_std = Standardization()
     >>> [extraction_spec("fbank", fold_std, f)[0] for f in (1, 2)]
     [('fold', None, 1), ('fold', None, 2)]
-    >>> extraction_spec("wavlm_large", fold_std, 2)
-    (('utterance',), 'the upstream normalises every waveform itself, assuming the published checkpoint')
+    >>> extraction_spec("wavlm_large", fold_std, 2) == (("utterance",), NORMALISES)
+    True
     >>> extraction_spec("fbank", Standardization(scope="condition"), 2)
     (('condition', None), 'data.standardize_scope=condition')
     >>> extraction_spec("wavlm_large", fold_std, 2, own_checkpoint=True)[0]
@@ -112,8 +112,8 @@ def pass_work(upstream: str, corpus: str | CorpusDuration, specs: set[tuple[tupl
     >>> d = CorpusDuration("demo", 400, 0.25, "measured", 2.5)
     >>> specs = {extraction_spec("wavlm_large", Standardization(), f) for f in range(1, 6)}
     >>> w = pass_work("wavlm_large", d, specs)
-    >>> w.passes, w.per_fold, w.note
-    (1, False, 'measured; folds share one pass: the upstream normalises every waveform itself, assuming the published checkpoint')
+    >>> w.passes, w.per_fold, w.note == f"measured; folds share one pass: {NORMALISES}"
+    (1, False, True)
     """
     work = extraction_work(upstream, corpus, len({key for key, _ in specs}), max_seconds,
                            corpora)
