@@ -314,26 +314,29 @@ def test_dry_run_text_on_the_demo(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(tmp_path)
     audio = {}
-    for scope in ("fold", "condition"):
+    settings = {"fold": "data.standardize_scope=fold",
+                "condition": "data.standardize_scope=condition", "off": "data.standardize=false"}
+    for scope, override in settings.items():
         sweep = write_sweep(tmp_path / f"{scope}.yaml", scope, ["wavlm_large", "fbank"],
-                            conditions=("demo",), overrides=[
-                                "train.epochs=2", f"data.standardize_scope={scope}"])
+                            conditions=("demo",), overrides=["train.epochs=2", override])
         assert main(["-m", "sweep", "-c", str(sweep), "--dry-run"]) == 0
         text = capsys.readouterr().out
         audio[scope] = {c[0]: float(c[2]) for c in table_rows(text)}
-        assert ("- All folds share one extraction pass (the upstream normalises every waveform "
-                "itself, assuming the published checkpoint): wavlm_large. A checkpoint whose "
-                "config says normalize false extracts once per fold.") in text
+        normalising = ("- All folds share one extraction pass (the upstream normalises every "
+                       "waveform itself, assuming the published checkpoint): wavlm_large. A "
+                       "checkpoint whose config says normalize false extracts once per fold.")
+        assert (normalising in text) == (scope != "off")
         if scope == "fold":
             assert ("- One extraction pass per fold (the waveform standardised by each fold's "
                     "training set, EMO-SUPERB's protocol): fbank.") in text
         else:
             assert "One extraction pass per fold" not in text
-            assert ("- All folds share one extraction pass (data.standardize_scope=condition): "
-                    "fbank.") in text
+            shared = "wavlm_large, fbank" if scope == "off" else "fbank"
+            assert f"- All folds share one extraction pass ({override}): {shared}." in text
     # the demo's five folds: fbank five passes (table rounded to 0.1 h), wavlm_large one
     assert audio["fold"]["fbank"] == pytest.approx(5 * audio["fold"]["wavlm_large"], abs=0.25)
     assert audio["condition"]["fbank"] == audio["condition"]["wavlm_large"] \
+        == audio["off"]["fbank"] == audio["off"]["wavlm_large"] \
         == audio["fold"]["wavlm_large"] > 0
 
 
