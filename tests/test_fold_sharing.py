@@ -15,7 +15,8 @@ from emobench.downstream.waveforms import Standardizer, UtteranceStandardizer, W
 from emobench.orchestration.cli import main
 from emobench.upstream import Featurizer, build_upstream, make_tiny
 from emobench.upstream.cache import pool
-from emobench.upstream.waveform_invariance import NORMALISING, normalises_waveform
+from emobench.upstream.waveform_invariance import (
+    NORMALISING, PUBLISHED_NORMALISES, normalises_waveform)
 
 # Largest relative difference ||a - b|| / ||a|| of any utterance's per-layer pooled means between
 # the fold-standardised input and the utterance-standardised one (the layer norm's eps = 1e-5 on
@@ -130,3 +131,26 @@ def test_condition_scope_shares_one_cache_for_every_fold(tmp_path, monkeypatch):
     _train(tmp_path, "fold1_default", "fbank_no_cmvn", None, 1)
     assert _entries(tmp_path / "cache") == 800
     assert len(list((tmp_path / "cache" / "standardizers").glob("*.json"))) == 2
+
+
+def test_published_table_matches_the_readers_and_the_docs():
+    """The dry run's static knowledge (no checkpoint loaded): a subset of the upstreams whose
+    flag is read, equal to docs/performance.md's "shared across folds: yes" rows."""
+    assert PUBLISHED_NORMALISES <= set(NORMALISING)
+    assert "wav2vec2_large_960" not in PUBLISHED_NORMALISES  # its checkpoint: normalize false
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "performance.md").read_text()
+    yes = {cells[0] for line in docs.splitlines()
+           if len(cells := [c.strip() for c in line.strip().strip("|").split("|")]) == 4
+           and cells[3] == "yes"}
+    assert yes == PUBLISHED_NORMALISES
+
+
+def test_the_published_table_is_cheap_to_import():
+    import subprocess
+    import sys
+
+    code = ("import sys; import emobench.upstream.waveform_invariance as w; "
+            "print(sorted(m for m in ('torch', 's3prl') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -17,7 +17,8 @@ from emobench.orchestration.sweep import corpus_hours, cost
 from emobench.orchestration.sweep import throughput as throughput_file
 from emobench.orchestration.sweep import work as work_items
 from emobench.orchestration.sweep.fields import SweepFileError
-from emobench.orchestration.sweep.work import ExtractionWork, TrainingWork
+from emobench.orchestration.sweep.work import ExtractionWork, Standardization, TrainingWork
+from emobench.upstream.waveform_invariance import PUBLISHED_NORMALISES
 
 REPO = Path(__file__).resolve().parents[1]
 CPU, GPU = "cpu-test", "cuda-Test GPU"
@@ -209,10 +210,13 @@ def test_full_table_work_items():
     assert folds == 31
     assert sum(t.runs for t in trainings) == 16 * folds
     assert {t.upstream for t in trainings} == set(work_items.EMO_SUPERB_UPSTREAMS)
-    passes = {e.corpus: e.passes for e in extractions if e.upstream == "wavlm_large"}
+    passes = {e.corpus: e.passes for e in extractions if e.upstream == "fbank"}
     # IMPROV (P) and (S) have identical partitions: they share their six folds' extraction
     assert passes == {"msp_improv": 6, "crema_d": 5, "msp_podcast": 1, "biic_podcast": 1,
                       "iemocap": 5, "nnime": 5}
+    # the five upstreams whose published checkpoint layer-norms every waveform: one per corpus
+    for e in extractions:
+        assert e.passes == (1 if e.upstream in PUBLISHED_NORMALISES else passes[e.corpus])
     assert len(extractions) == 16 * 6
     capped = {e.corpus: e.capped for e in extractions if e.upstream == "wavlm_large"}
     assert capped["crema_d"] and not capped["iemocap"]  # CREMA-D's longest clip is 5.01 s
@@ -234,8 +238,106 @@ def test_full_table_options():
         "msp_improv": 2, "msp_podcast": 1}
     _, same = work_items.full_emo_superb_work(["apc"], ["improv_p"], folds="1,3")
     assert [t.fold for t in same] == [1, 3]
-    ext, _ = work_items.full_emo_superb_work(["apc"], standardize=False)
+    ext, _ = work_items.full_emo_superb_work(["apc"],
+                                             standardization=Standardization(False))
     assert {e.passes for e in ext} == {1}
+    assert {e.shared for e in ext} == {("data.standardize=false",)}
+
+
+def by_upstream(extractions) -> dict[str, ExtractionWork]:
+    assert len({e.corpus for e in extractions}) == 1
+    return {e.upstream: e for e in extractions}
+
+
+def test_passes_depend_on_the_upstream_on_a_five_fold_condition():
+    ext, _ = work_items.full_emo_superb_work(["wavlm_large", "fbank"], ["crema_d"])
+    found = by_upstream(ext)
+    assert (found["wavlm_large"].passes, found["fbank"].passes) == (1, 5)
+    assert found["wavlm_large"].shared == (work_items.NORMALISES,)
+    assert "assuming the published checkpoint" in found["wavlm_large"].note
+    assert not found["wavlm_large"].per_fold and found["fbank"].per_fold
+    assert found["fbank"].shared == () and "share" not in found["fbank"].note
+    # wav2vec2_large_960's published checkpoint does not normalise: once per fold
+    ext, _ = work_items.full_emo_superb_work(["wav2vec2_large_960"], ["crema_d"])
+    assert ext[0].passes == 5
+    # a row's own checkpoint: its flag is unknown before loading, so once per fold
+    ext, _ = work_items.full_emo_superb_work(["wavlm_large"], ["crema_d"],
+                                             own_checkpoints={"wavlm_large"})
+    assert ext[0].passes == 5 and "own checkpoint" in ext[0].note
+
+
+def test_condition_scope_shares_one_pass_for_every_upstream():
+    condition = Standardization(scope="condition")
+    ext, _ = work_items.full_emo_superb_work(["wavlm_large", "fbank"], ["crema_d"],
+                                             standardization=condition)
+    found = by_upstream(ext)
+    assert (found["wavlm_large"].passes, found["fbank"].passes) == (1, 1)
+    assert found["fbank"].shared == ("data.standardize_scope=condition",)
+    # per condition: IMPROV (P) and (S) hold the same partition, so one pass between them;
+    # IEMOCAP keeps the protocol's per-fold standardisation
+    ext, _ = work_items.full_emo_superb_work(
+        ["fbank"], ["improv_p", "improv_s", "iemocap"],
+        standardization={"improv_p": condition, "improv_s": condition})
+    assert {e.corpus: e.passes for e in ext} == {"msp_improv": 1, "iemocap": 5}
+
+
+def test_dry_run_of_the_paper_table_counts_passes_per_upstream():
+    from emobench.orchestration.sweep import command, graph, spec
+
+    plan = graph.build(spec.load(REPO / "configs/sweeps/emo_superb.yaml"))
+    text = command.cost_text(plan)
+    audio = {cells[0]: float(cells[2].replace(",", "")) for cells in table_rows(text)}
+    per_fold, per_corpus = audio["fbank"], audio["wavlm_large"]
+    assert per_fold > per_corpus
+    assert {n for n, h in audio.items() if h == per_corpus} == PUBLISHED_NORMALISES
+    assert "One extraction pass per fold (the waveform standardised by each fold's training " \
+           "set, EMO-SUPERB's protocol): wav2vec2_large_960, " in text
+    assert ("All folds share one extraction pass (the upstream normalises every waveform "
+            "itself, assuming the published checkpoint): wavlm_large, ") in text
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The upstream rows of the first estimate table in ``text``."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] not in ("upstream", "**total**"):
+            rows.append(cells)
+        elif rows and not line.startswith("|"):
+            break
+    return rows
+
+
+def test_dry_run_text_on_the_demo(tmp_path, monkeypatch, capsys):
+    from emobench.orchestration.cli import main
+    from sweep_helpers import write_sweep
+
+    monkeypatch.chdir(tmp_path)
+    audio = {}
+    settings = {"fold": "data.standardize_scope=fold",
+                "condition": "data.standardize_scope=condition", "off": "data.standardize=false"}
+    for scope, override in settings.items():
+        sweep = write_sweep(tmp_path / f"{scope}.yaml", scope, ["wavlm_large", "fbank"],
+                            conditions=("demo",), overrides=["train.epochs=2", override])
+        assert main(["-m", "sweep", "-c", str(sweep), "--dry-run"]) == 0
+        text = capsys.readouterr().out
+        audio[scope] = {c[0]: float(c[2]) for c in table_rows(text)}
+        normalising = ("- All folds share one extraction pass (the upstream normalises every "
+                       "waveform itself, assuming the published checkpoint): wavlm_large. A "
+                       "checkpoint whose config says normalize false extracts once per fold.")
+        assert (normalising in text) == (scope != "off")
+        if scope == "fold":
+            assert ("- One extraction pass per fold (the waveform standardised by each fold's "
+                    "training set, EMO-SUPERB's protocol): fbank.") in text
+        else:
+            assert "One extraction pass per fold" not in text
+            shared = "wavlm_large, fbank" if scope == "off" else "fbank"
+            assert f"- All folds share one extraction pass ({override}): {shared}." in text
+    # the demo's five folds: fbank five passes (table rounded to 0.1 h), wavlm_large one
+    assert audio["fold"]["fbank"] == pytest.approx(5 * audio["fold"]["wavlm_large"], abs=0.25)
+    assert audio["condition"]["fbank"] == audio["condition"]["wavlm_large"] \
+        == audio["off"]["fbank"] == audio["off"]["wavlm_large"] \
+        == audio["fold"]["wavlm_large"] > 0
 
 
 def test_corpora_table_matches_partitions_and_registry():

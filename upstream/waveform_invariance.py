@@ -15,15 +15,24 @@ The decision reads the loaded expert's own flag (a checkpoint whose config has
 ``normalize: false``, like wav2vec2_large_960's, is not invariant), from the table
 :data:`NORMALISING` (upstream name -> reader of that flag). An upstream not in the table is never
 assumed invariant.
+
+Before a checkpoint is loaded (the sweep's cost estimate, ``-m sweep --dry-run``) only the
+published checkpoints' flags are known: :data:`PUBLISHED_NORMALISES` lists the upstreams whose
+published checkpoint sets it (docs/performance.md, "fold sharing"). A user's own checkpoint of
+one of them may not. Importing this module is cheap (no torch, no s3prl).
+
+>>> "wavlm_large" in PUBLISHED_NORMALISES, "wav2vec2_large_960" in PUBLISHED_NORMALISES
+(True, False)
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from torch import nn
+if TYPE_CHECKING:  # annotations only: importing the table must not import torch
+    from torch import nn
 
-from emobench.upstream.base import FrozenUpstream
+    from emobench.upstream.base import FrozenUpstream
 
 
 def _wavlm(expert: nn.Module) -> bool:
@@ -47,6 +56,11 @@ NORMALISING: dict[str, Callable[[nn.Module], bool]] = {
     "data2vec_large_ll60k": _wav2vec2,  # the data2vec expert keeps the same attribute
     "hubert_large_ll60k": _hubert,
 }
+
+# upstreams whose published checkpoint sets that flag (wav2vec2_large_960's does not)
+PUBLISHED_NORMALISES: frozenset[str] = frozenset({
+    "wavlm_large", "wav2vec2_large_lv60_cv_swbd_fsh", "xls_r_1b", "data2vec_large_ll60k",
+    "hubert_large_ll60k"})
 
 
 def normalises_waveform(upstream: FrozenUpstream) -> bool:

@@ -66,8 +66,10 @@ def cost_text(plan: graph.Plan, throughput: str | None = None) -> str:
     if all(c.task == "emotion" and not c.demo and c.name in conditions.names()
            for c in plan.spec.conditions):
         extractions, trainings = work.full_emo_superb_work(
-            plan.upstreams, names, folds=plan.spec.folds,
-            seeds=len(plan.spec.seeds))
+            plan.upstreams, names, folds=plan.spec.folds, seeds=len(plan.spec.seeds),
+            standardization={c.name: _standardization(_config(plan, c))
+                             for c in plan.spec.conditions},
+            own_checkpoints=_own_checkpoints(plan))
     else:
         extractions, trainings = _measured_work(plan)
     texts = []
@@ -83,20 +85,38 @@ def cost_text(plan: graph.Plan, throughput: str | None = None) -> str:
     return "\n\n".join(texts)
 
 
+def _config(plan: graph.Plan, condition):
+    """The condition's resolved config (the sweep's and the condition's overrides)."""
+    return graph.resolve_condition(condition, list(plan.spec.overrides)
+                                   + list(condition.overrides))[3]
+
+
+def _standardization(config):
+    from emobench.orchestration.sweep import work
+
+    return work.Standardization(config.data.standardize, config.data.standardize_scope)
+
+
+def _own_checkpoints(plan: graph.Plan) -> set[str]:
+    """Upstreams a row reads with its own checkpoint (not the published one)."""
+    return {c.upstream for r in plan.rows for c in r.components if c.ckpt}
+
+
 def _measured_work(plan: graph.Plan) -> tuple[list, list]:
-    """Work items from the conditions' own label folders (e.g. demo corpora)."""
+    """Work items from the conditions' own label folders (e.g. demo corpora). The conditions of
+    a corpus are assumed to hold the same utterances (their fold n: the same extraction spec)."""
     import pandas as pd
 
     from emobench.orchestration.sweep import corpus_hours, work
 
     extractions, trainings, durations = [], [], {}
-    folds_of: dict[str, set] = {}
+    specs: dict[tuple[str, str], set] = {}  # (corpus, upstream) -> extraction specs
+    own = _own_checkpoints(plan)
     for condition in plan.spec.conditions:
         if condition.task != "emotion":
             raise UserError(f"--dry-run: no cost model for task {condition.task} yet "
                             f"(condition {condition.name})")
-        _, _, _, config = graph.resolve_condition(condition, list(plan.spec.overrides)
-                                         + list(condition.overrides))
+        config = _config(plan, condition)
         data = config.data
         corpus = graph.condition_names(config, condition)[0]
         if corpus not in durations:
@@ -104,8 +124,10 @@ def _measured_work(plan: graph.Plan) -> tuple[list, list]:
                                                    data.max_seconds, corpus=corpus)
         cell_runs = [c for c in plan.cells if c.condition == condition.name]
         folds = sorted({r["fold"] for c in cell_runs for r in c.runs})
-        folds_of.setdefault(corpus, set()).update(folds)
         for fold in folds:
+            for upstream in plan.upstreams:
+                specs.setdefault((corpus, upstream), set()).add(work.extraction_spec(
+                    upstream, _standardization(config), fold, own_checkpoint=upstream in own))
             table = pd.read_csv(Path(data.label_dir) / f"labels_consensus_{fold}.csv")
             count = table["Split_Set"].value_counts()
             for row in plan.rows:
@@ -115,10 +137,10 @@ def _measured_work(plan: graph.Plan) -> tuple[list, list]:
                     dev_utterances=int(count.get("Development", 0)),
                     test_utterances=int(count.get("Test", 0)),
                     batch_size=config.train.batch_size, fold=fold))
-    for corpus, folds in folds_of.items():
-        for upstream in plan.upstreams:
-            extractions.append(work.extraction_work(upstream, durations[corpus],
-                                                    passes=len(folds)))
+    for (corpus, upstream), found in specs.items():
+        extractions.append(work.pass_work(upstream, durations[corpus], found,
+                                          durations[corpus].cap_seconds,
+                                          own_checkpoint=upstream in own))
     return extractions, trainings
 
 

@@ -5,7 +5,12 @@ With the pooled feature cache (upstream/cache.py) a sweep's cost has two parts:
 - **extraction**: the frozen upstream runs once per utterance and extraction spec. Compute hours
   = audio hours x passes x real-time factor (RTF, seconds of compute per second of audio). Under
   EMO-SUPERB's protocol the waveform is standardised by each fold's training set, so every fold
-  is its own spec and extracts the whole corpus (train, dev and test) once: passes = folds. Only
+  is its own spec and extracts the whole corpus (train, dev and test) once: passes = folds.
+  All folds share one pass (:func:`emobench.orchestration.sweep.work.extraction_spec`, as the
+  feature cache keys them) where the upstream normalises every waveform itself (its published
+  checkpoint: ``upstream.waveform_invariance.PUBLISHED_NORMALISES``), with
+  ``data.standardize=false`` and with ``data.standardize_scope=condition``; the estimate says
+  which rows and why. Only
   the first ``data.max_seconds`` (10 s) of an utterance reach the upstream, so the hours are
   capped at 10 s per utterance where the utterance durations are known; elsewhere the uncapped
   total is used (an upper bound) and the estimate says so.
@@ -34,7 +39,7 @@ from dataclasses import dataclass
 
 from emobench.orchestration.sweep.fields import canonical_upstream
 from emobench.orchestration.sweep.throughput import Throughput
-from emobench.orchestration.sweep.work import ExtractionWork, TrainingWork
+from emobench.orchestration.sweep.work import NORMALISES, ExtractionWork, TrainingWork
 
 PAPER_GPU_HOURS = 3300.0
 PAPER_HARDWARE = "Nvidia Tesla V100 32 GB"
@@ -59,6 +64,8 @@ class UpstreamCost:
     training_hours: float | None
     reference_extraction_hours: float | None
     reference_training_hours: float | None
+    shared: tuple[str, ...] = ()  # why folds share one extraction pass (ExtractionWork.shared)
+    per_fold: bool = False  # some corpus extracted once per fold
 
     @property
     def hours(self) -> float | None:
@@ -181,7 +188,9 @@ def estimate(extractions: Iterable[ExtractionWork], trainings: Iterable[Training
         on_device, on_reference = hours(device), hours(reference)
         rows.append(UpstreamCost(
             name, sum(w.audio_hours * w.passes for w in ext if w.audio_hours is not None),
-            sum(w.runs for w in train), *on_device, *on_reference))
+            sum(w.runs for w in train), *on_device, *on_reference,
+            tuple(dict.fromkeys(r for w in ext for r in w.shared)),
+            any(w.per_fold and w.passes > 1 for w in ext)))
     unknown = sorted({w.corpus for w in extractions if w.audio_hours is None})
     uncapped = sorted({w.corpus for w in extractions
                        if w.audio_hours is not None and not w.capped})
@@ -199,6 +208,21 @@ def _hours(value: float | None) -> str:
     if value is None:
         return NOT_MEASURED
     return f"{value:,.1f}" if value >= 10 else f"{value:.3g}" if value < 1 else f"{value:.2f}"
+
+
+def _passes(rows: Sequence[UpstreamCost]) -> list[str]:
+    """Which rows extract once per fold and which share one pass across folds, and why."""
+    out = []
+    per_fold = [r.upstream for r in rows if r.per_fold]
+    if per_fold:
+        out.append(f"- One extraction pass per fold (the waveform standardised by each fold's "
+                   f"training set, EMO-SUPERB's protocol): {', '.join(per_fold)}.")
+    for reason in dict.fromkeys(x for r in rows for x in r.shared):
+        names = [r.upstream for r in rows if reason in r.shared]
+        out.append(f"- All folds share one extraction pass ({reason}): {', '.join(names)}."
+                   + (" A checkpoint whose config says normalize false extracts once per fold."
+                      if reason == NORMALISES else ""))
+    return out
 
 
 def render(result: Estimate) -> str:
@@ -274,6 +298,7 @@ def render(result: Estimate) -> str:
     if result.unknown_durations:
         out.append(f"- No audio duration for {', '.join(result.unknown_durations)}: their "
                    f"extraction is not counted in any total.")
+    out += _passes(result.rows)
     out.append("- Not counted: process start, loading upstream checkpoints, decoding and "
                "resampling audio, reading label files and cached features, queueing.")
     for kind in dict.fromkeys([device] + ([reference] if both else [])):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from emobench.core.errors import UserError
 from emobench.orchestration.sweep.corpus_hours import CorpusDuration, load_corpora
-from emobench.orchestration.sweep.fields import fail, read_yaml
+from emobench.orchestration.sweep.fields import canonical_upstream, fail, read_yaml
+from emobench.upstream.waveform_invariance import PUBLISHED_NORMALISES
 
 # EMO-SUPERB's 16 rows, in the order of the paper's Table 2 (canonical s3prl names).
 EMO_SUPERB_UPSTREAMS = (
@@ -32,6 +33,8 @@ class ExtractionWork:
     passes: int = 1
     capped: bool = True
     note: str = ""
+    shared: tuple[str, ...] = ()  # why folds share one pass (:func:`extraction_spec`)
+    per_fold: bool = False  # some fold is its own pass (the waveform standardised per fold)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,78 @@ class TrainingWork:
     batch_size: int = 32
     fold: int | None = None
 
+
+
+# --------------------------------------------------------------------------- passes
+
+NORMALISES = "the upstream normalises every waveform itself, assuming the published checkpoint"
+UNSTANDARDISED = "data.standardize=false"
+CONDITION_SCOPE = "data.standardize_scope=condition"
+OWN_CHECKPOINT = ("own checkpoint: whether it normalises every waveform is known only once "
+                  "loaded, so one pass per fold is counted")
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """A condition's waveform standardisation: ``data.standardize`` and
+    ``data.standardize_scope``."""
+
+    standardize: bool = True
+    scope: str = "fold"
+
+
+def extraction_spec(upstream: str, setting: Standardization, fold: Any, partition: Any = None,
+                    own_checkpoint: bool = False) -> tuple[tuple, str]:
+    """What tells one extraction pass of a corpus from another (passes = distinct values) and
+    why the folds share it ("" when each fold is its own pass), as the feature cache keys its
+    entries (upstream/cache.py, docs/performance.md "fold sharing"). ``partition``: what tells
+    the condition's utterances apart (conditions of one corpus with the same one share).
+
+    >>> fold_std = Standardization()
+    >>> [extraction_spec("fbank", fold_std, f)[0] for f in (1, 2)]
+    [('fold', None, 1), ('fold', None, 2)]
+    >>> extraction_spec("wavlm_large", fold_std, 2) == (("utterance",), NORMALISES)
+    True
+    >>> extraction_spec("fbank", Standardization(scope="condition"), 2)
+    (('condition', None), 'data.standardize_scope=condition')
+    >>> extraction_spec("wavlm_large", fold_std, 2, own_checkpoint=True)[0]
+    ('fold', None, 2)
+    """
+    normalises = canonical_upstream(upstream) in PUBLISHED_NORMALISES and not own_checkpoint
+    if normalises:  # keyed without any statistics (wherever data.standardize)
+        key: tuple = ("utterance",)
+    elif not setting.standardize:
+        key = ("raw",)
+    elif setting.scope == "condition":
+        key = ("condition", partition)
+    else:
+        key = ("fold", partition, fold)
+    reason = (UNSTANDARDISED if not setting.standardize else NORMALISES if normalises
+              else CONDITION_SCOPE if setting.scope == "condition" else "")
+    return key, reason
+
+
+def pass_work(upstream: str, corpus: str | CorpusDuration, specs: set[tuple[tuple, str]],
+              max_seconds: float | None = 10.0,
+              corpora: Mapping[str, CorpusDuration] | None = None,
+              own_checkpoint: bool = False) -> ExtractionWork:
+    """:func:`extraction_work` with passes = the distinct specs (:func:`extraction_spec`) and
+    the reasons for sharing them in ``shared`` and the note.
+
+    >>> d = CorpusDuration("demo", 400, 0.25, "measured", 2.5)
+    >>> specs = {extraction_spec("wavlm_large", Standardization(), f) for f in range(1, 6)}
+    >>> w = pass_work("wavlm_large", d, specs)
+    >>> w.passes, w.per_fold, w.note == f"measured; folds share one pass: {NORMALISES}"
+    (1, False, True)
+    """
+    work = extraction_work(upstream, corpus, len({key for key, _ in specs}), max_seconds,
+                           corpora)
+    shared = tuple(sorted({reason for _, reason in specs if reason}))
+    notes = [work.note, *(f"folds share one pass: {r}" for r in shared)]
+    if own_checkpoint and canonical_upstream(upstream) in PUBLISHED_NORMALISES:
+        notes.append(OWN_CHECKPOINT)
+    return replace(work, note="; ".join(n for n in notes if n), shared=shared,
+                   per_fold=any(not reason for _, reason in specs))
 
 
 # --------------------------------------------------------------------------- full table
@@ -82,15 +157,19 @@ def _config_train(condition: Any) -> dict[str, Any]:
     train = data.get("train") or {}
     if not isinstance(train.get("epochs"), int):
         raise fail(condition.config, "train.epochs", "missing (needed for the cost estimate)")
+    section = data.get("data") or {}
     return {"epochs": train["epochs"], "batch_size": int(train.get("batch_size", 32)),
-            "max_seconds": (data.get("data") or {}).get("max_seconds", 10.0)}
+            "max_seconds": section.get("max_seconds", 10.0),
+            "standardization": Standardization(bool(section.get("standardize", True)),
+                                               str(section.get("standardize_scope", "fold")))}
 
 
 def full_emo_superb_work(upstreams: Sequence[str] | None = None,
                          conditions: Sequence[str] | None = None,
                          folds: str | Iterable[int] = "all", seeds: int = 1,
                          corpora: Mapping[str, CorpusDuration] | None = None,
-                         standardize: bool = True,
+                         standardization: Standardization | Mapping[str, Standardization]
+                         | None = None, own_checkpoints: Collection[str] = (),
                          ) -> tuple[list[ExtractionWork], list[TrainingWork]]:
     """Work items of EMO-SUPERB's table: every upstream (default: the paper's 16 rows) on every
     condition (default: the nine, ``corpora/conditions.py``), each fold (``"all"``, fold
@@ -99,12 +178,16 @@ def full_emo_superb_work(upstreams: Sequence[str] | None = None,
     Training: one item per upstream, condition and fold with ``runs = seeds``, utterances from
     the partition file's ``expected_rows`` and epochs / batch size from the condition's config.
 
-    Extraction: one item per upstream and corpus. With ``standardize`` (EMO-SUPERB's per-fold
-    waveform standardisation) each fold is its own extraction spec over the whole corpus, so
-    ``passes`` = distinct folds; conditions of one corpus with identical partitions (same units
-    per split and rows per fold, e.g. IMPROV (P) and (S)) are assumed to hold the same audio and
-    share their folds' passes. Without it every fold shares one spec: one pass per corpus.
-    Seeds never add extraction.
+    Extraction: one item per upstream and corpus, ``passes`` = its distinct extraction specs
+    (:func:`extraction_spec`). Under EMO-SUPERB's per-fold waveform standardisation each fold
+    is its own spec over the whole corpus: passes = distinct folds; conditions of one corpus
+    with identical partitions (same units per split and rows per fold, e.g. IMPROV (P) and (S))
+    are assumed to hold the same audio and share their folds' passes. All folds share one pass
+    where the upstream normalises every waveform itself (its published checkpoint; not for the
+    upstreams in ``own_checkpoints``), without standardisation (one pass per corpus) and with
+    ``data.standardize_scope=condition`` (one per distinct partition). ``standardization``:
+    that of every condition, or per condition name; default (and for a condition missing from
+    the mapping): the condition's config file. Seeds never add extraction.
     """
     from emobench.corpora import conditions as registry
 
@@ -118,13 +201,15 @@ def full_emo_superb_work(upstreams: Sequence[str] | None = None,
     chosen = [registry.condition(c) for c in (conditions or registry.names())]
     corpora = load_corpora() if corpora is None else corpora
     trainings: list[TrainingWork] = []
-    passes: dict[str, set[tuple[str, int]]] = {}
+    passes: dict[tuple[str, str], set[tuple[tuple, str]]] = {}  # (corpus, upstream) -> specs
     caps: dict[str, float | None] = {}
     for cond in chosen:
         settings = _config_train(cond)
         wanted = range(1, cond.folds + 1) if folds == "all" else sorted(
             {int(f) for f in folds} & set(range(1, cond.folds + 1)))
         spec = cond.spec()
+        setting = (standardization if isinstance(standardization, Standardization)
+                   else (standardization or {}).get(cond.name, settings["standardization"]))
         signature = json.dumps({"units": cond.fold_units(), "rows": spec.get("expected_rows")},
                                sort_keys=True, default=str)
         for fold in wanted:
@@ -132,9 +217,9 @@ def full_emo_superb_work(upstreams: Sequence[str] | None = None,
             if rows is None:
                 raise UserError(f"partitions/{cond.corpus}.yaml {cond.partition_condition}: no "
                                 f"expected_rows for fold {fold}, needed for the cost estimate")
-            passes.setdefault(cond.corpus, set()).add((signature, fold) if standardize
-                                                      else ("all", 0))
             for upstream in upstreams:
+                passes.setdefault((cond.corpus, upstream), set()).add(extraction_spec(
+                    upstream, setting, fold, signature, upstream in own_checkpoints))
                 trainings.append(TrainingWork(
                     upstream, cond.name, seeds, rows["train"], settings["epochs"], rows["dev"],
                     rows["test"], settings["batch_size"], fold))
@@ -142,6 +227,7 @@ def full_emo_superb_work(upstreams: Sequence[str] | None = None,
         if caps.setdefault(cond.corpus, cap) != cap:
             raise UserError(f"conditions of {cond.corpus} truncate at different data.max_seconds "
                             f"({caps[cond.corpus]} and {cap}): they cannot share extraction")
-    extractions = [extraction_work(upstream, corpus, len(specs), caps[corpus], corpora)
-                   for corpus, specs in passes.items() for upstream in upstreams]
+    extractions = [pass_work(upstream, corpus, specs, caps[corpus], corpora,
+                             upstream in own_checkpoints)
+                   for (corpus, upstream), specs in passes.items()]
     return extractions, trainings
