@@ -108,7 +108,7 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
         present = sorted(p.name for p in label_dir.glob("labels_consensus_*.csv"))
         raise LabelFileError(path, [f"label file for fold {fold} is missing; present: {present}"])
     try:
-        columns, rows = read_csv(path)
+        columns, data = read_csv(path)
     except CsvError as exc:
         raise LabelFileError(path, [f"not a readable CSV ({exc})"]) from None
 
@@ -132,35 +132,31 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
     if problems:
         raise LabelFileError(path, problems)
 
-    def column(name: str) -> list[str | None]:
-        j = columns.index(name)
-        return [row[j] for row in rows]
-
-    line = np.arange(len(rows)) + 2  # CSV line numbers: header is line 1 (blank lines skipped)
-    names = column("FileName")
+    column = dict(zip(columns, data))  # "" where a cell is empty
+    names = column["FileName"]
+    line = np.arange(len(names)) + 2  # CSV line numbers: header is line 1 (blank lines skipped)
     rows_of: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        if name is None:
+        if not name:
             problems.append(f"line {line[i]}: empty FileName")
         else:
             rows_of.setdefault(name, []).append(i)
-    for name, at in sorted(rows_of.items()):
-        if len(at) > 1:
-            problems.append(f"lines {', '.join(str(line[r]) for r in at)}: duplicate FileName "
-                            f"{name!r}")
+    for name in sorted(name for name, at in rows_of.items() if len(at) > 1):
+        problems.append(f"lines {', '.join(str(line[r]) for r in rows_of[name])}: duplicate "
+                        f"FileName {name!r}")
 
     split_of = {v: k for k, v in corpus.split_names.items()}
-    split_values = column("Split_Set")
+    split_values = column["Split_Set"]
     for i, split in enumerate(split_values):
         if split not in split_of:
-            written = "nan" if split is None else repr(split)  # nan: an empty cell
+            written = repr(split) if split else "nan"  # nan: an empty cell
             problems.append(f"line {line[i]}: unknown split {written} "
                             f"(config.json names {list(split_of)})")
 
-    cells = [column(c) for c in corpus.classes]
+    cells = [column[c] for c in corpus.classes]
     # (N, C) in column-major order, the layout (and so the row sums) pandas gave
     values = np.array([numbers(c) for c in cells], dtype=np.float64).reshape(len(cells),
-                                                                             len(rows)).T
+                                                                             len(names)).T
     bad_value = np.isnan(values).any(axis=1) | (values < 0).any(axis=1) | (values > 1).any(axis=1)
     if bad_value.any():
         row_values = shown_rows(cells)
@@ -172,9 +168,9 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
         problems.append(f"line {line[i]}: label row sums to {sums[i]:.6f}, not 1 "
                         f"(tolerance {sum_tolerance})")
 
-    speakers: list[str | None] = [None] * len(rows)
+    speakers: list[str | None] = [None] * len(names)
     if "SpkrID" in columns:
-        speakers = [s if s is not None and s.strip() else None for s in column("SpkrID")]
+        speakers = [s if s.strip() else None for s in column["SpkrID"]]
         if not speakerless:
             for i in (i for i, s in enumerate(speakers) if s is None):
                 problems.append(f"line {line[i]}: blank SpkrID (the speaker audit needs every "
@@ -183,7 +179,7 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
         if not allow_speaker_overlap:
             splits_of: dict[str, set[str]] = {}
             for spk, split in zip(speakers, split_values):
-                if spk is not None and split is not None:
+                if spk is not None and split:
                     splits_of.setdefault(spk, set()).add(split)
             for spk, splits in sorted(splits_of.items()):
                 if len(splits) > 1:
@@ -192,11 +188,11 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
                                     "data.allow_speaker_overlap=true to accept it)")
 
     paths: list[Path] = []
-    frames = np.zeros(len(rows), dtype=np.int64)
-    rates = np.zeros(len(rows), dtype=np.int64)
+    frames = np.zeros(len(names), dtype=np.int64)
+    rates = np.zeros(len(names), dtype=np.int64)
     warned: list[str] = []
     for i, name in enumerate(names):
-        if name is None:
+        if not name:
             paths.append(Path())
             continue
         try:

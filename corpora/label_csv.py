@@ -13,7 +13,7 @@ follows pandas' defaults (compared with pandas in tests/test_label_csv.py):
 - a row with fewer fields is padded with missing values; a row with more fields is an error
   ("Expected 7 fields in line 5, saw 8", lines counted as pandas counts them: records plus
   skipped lines);
-- an empty field is missing (None); no other text ("NA", "nan") means missing.
+- an empty field is missing (``""``, as is a missing field); no text ("NA", "nan") is.
 
 Numbers follow pandas too: a number is an ASCII decimal (``0.5``, ``.5``, ``5.``, ``1e-3``,
 ``-0``) or ``inf``/``infinity`` in any case, with an optional sign and surrounding ASCII white
@@ -32,8 +32,11 @@ ended by a lone ``\\r`` is kept (pandas drops it); a column's text is never conv
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -50,34 +53,6 @@ _BOOLEANS = {"true": 1.0, "false": 0.0}
 
 class CsvError(ValueError):
     """The file is not a readable CSV; the message gives the reason (and the line)."""
-
-
-class _Lines:
-    """The file's lines for :func:`csv.reader`, skipping blank lines between records.
-
-    ``skipped`` counts the skipped lines, ``record`` holds the current record's lines."""
-
-    def __init__(self, text: str) -> None:
-        self._lines = io.StringIO(text, newline="")
-        self.at_record_start = True
-        self.skipped = 0
-        self.record: list[str] = []
-
-    def __iter__(self) -> "_Lines":
-        return self
-
-    def __next__(self) -> str:
-        for line in self._lines:
-            if self.at_record_start:
-                if not line.strip(" \t\r\n"):
-                    self.skipped += 1
-                    continue
-                self.at_record_start = False
-                self.record = [line]
-            else:
-                self.record.append(line)
-            return line
-        raise StopIteration
 
 
 def _ends_inside_quotes(text: str) -> bool:
@@ -123,8 +98,22 @@ def header_names(cells: list[str]) -> list[str]:
     return names
 
 
-def read_csv(path: Path) -> tuple[list[str], list[list[str | None]]]:
-    """The header's column names and the rows (one field per column, None where empty).
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Building a million small lists starts Python's cyclic garbage collector again and again;
+    it finds nothing to free here and would double the time of a 150,000-row file."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_csv(path: Path) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The header's column names and the columns (one field per row, ``""`` where empty or
+    missing).
 
     Raises :class:`CsvError` for a file that is not UTF-8, has no header, a row with more
     fields than the header, or a quoted field that never closes (pandas' reasons)."""
@@ -134,76 +123,91 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str | None]]]:
     except UnicodeDecodeError as exc:
         line = len(re.split(b"\r\n|\r|\n", data[:exc.start]))
         raise CsvError(f"line {line}: {exc}") from None
-    lines = _Lines(text)
-    records: list[tuple[list[str], int]] = []  # fields, line (records + skipped lines)
-    try:
-        for fields in csv.reader(lines):
-            lines.at_record_start = True
-            records.append((fields, len(records) + 1 + lines.skipped))
-    except csv.Error as exc:
-        raise CsvError(str(exc)) from None
-    if not records:
-        raise CsvError("No columns to parse from file")
-    width = len(records[0][0])
-    for k, (fields, line) in enumerate(records):  # the first problem in the file is reported
-        if k == len(records) - 1 and _ends_inside_quotes("".join(lines.record)):
-            raise CsvError(f"EOF inside string starting at row {line - 1}")
-        if len(fields) > width:
-            raise CsvError(f"Expected {width} fields in line {line}, saw {len(fields)}")
-    rows = [[field or None for field in fields] + [None] * (width - len(fields))
-            for fields, _ in records[1:]]
-    return header_names(records[0][0]), rows
+    quotes = '"' in text
+    physical: list[str] = []  # the file's lines, split only when quotes make them needed
+    if quotes:
+        physical = re.split("\r\n|\r|\n", text)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[list[str]] = []
+    lines: list[int] = []  # each record's line as pandas counts: records plus skipped lines
+    skipped = start = last_start = 0
+    with _collector_paused():
+        try:
+            for fields in reader:
+                if not fields or len(fields) == 1 and fields[0] and not fields[0].strip(" \t") \
+                        and not (quotes and '"' in physical[reader.line_num - 1]):
+                    skipped += 1  # a line of nothing but spaces and tabs
+                else:
+                    records.append(fields)
+                    lines.append(len(records) + skipped)
+                    last_start = start
+                start = reader.line_num
+        except csv.Error as exc:
+            raise CsvError(str(exc)) from None
+        if not records:
+            raise CsvError("No columns to parse from file")
+        width = len(records[0])
+        for k, fields in enumerate(records):  # the first problem in the file is reported
+            if k == len(records) - 1 and quotes \
+                    and _ends_inside_quotes("\n".join(physical[last_start:])):
+                raise CsvError(f"EOF inside string starting at row {lines[k] - 1}")
+            if len(fields) > width:
+                raise CsvError(f"Expected {width} fields in line {lines[k]}, saw {len(fields)}")
+            if len(fields) < width:
+                fields.extend([""] * (width - len(fields)))
+        columns = list(zip(*records[1:])) if len(records) > 1 else [()] * width
+    return header_names(records[0]), columns
 
 
-def _is_boolean(cells: list[str | None]) -> bool:
-    present = [c for c in cells if c is not None]
+def _is_boolean(cells: Sequence[str]) -> bool:
+    present = [c for c in cells if c]
     return bool(present) and all(c.isascii() and c.lower() in _BOOLEANS for c in present)
 
 
-def numbers(cells: list[str | None]) -> np.ndarray:
+def numbers(cells: Sequence[str]) -> np.ndarray:
     """A column's values as float64: NaN where a field is empty or not a number; a column of
     whole numbers is read as integers, as pandas reads it (so ``-0`` is 0.0, not -0.0).
 
-    >>> numbers(["0.5", " 1e-1", ".5", "inf", "nan", "1_0", None, "abc"]).tolist()
+    >>> numbers(["0.5", " 1e-1", ".5", "inf", "nan", "1_0", "", "abc"]).tolist()
     [0.5, 0.1, 0.5, inf, nan, nan, nan, nan]
-    >>> numbers(["True", "false", None]).tolist(), numbers(["-0", "1"]).tolist()
+    >>> numbers(["True", "false", ""]).tolist(), numbers(["-0", "1"]).tolist()
     ([1.0, 0.0, nan], [0.0, 1.0])
     """
     values = None
-    if None not in cells and _NUMBER_TEXT.fullmatch("".join(cells)):
+    if "" not in cells and _NUMBER_TEXT.fullmatch("".join(cells)):
         try:
             values = np.array(list(map(float, cells)), dtype=np.float64)
         except ValueError:
             pass
     if values is None:
         if _is_boolean(cells):
-            return np.array([np.nan if c is None else _BOOLEANS[c.lower()] for c in cells])
-        values = np.array([float(c) if c is not None and NUMBER.fullmatch(c) else np.nan
+            return np.array([_BOOLEANS[c.lower()] if c else np.nan for c in cells])
+        values = np.array([float(c) if c and NUMBER.fullmatch(c) else np.nan
                            for c in cells], dtype=np.float64)
-    if np.signbit(values).any() and None not in cells \
+    if np.signbit(values).any() and "" not in cells \
             and all(INTEGER.fullmatch(c) for c in cells):
         values[values == 0] = 0.0
     return values
 
 
-def _shown(cells: list[str | None]) -> tuple[str, list[object]]:
+def _shown(cells: Sequence[str]) -> tuple[str, list[object]]:
     if _is_boolean(cells):
-        return "bool", [np.nan if c is None else c.lower() == "true" for c in cells]
-    if None not in cells and all(INTEGER.fullmatch(c) for c in cells):
+        return "bool", [c.lower() == "true" if c else np.nan for c in cells]
+    if "" not in cells and all(INTEGER.fullmatch(c) for c in cells):
         return "int", [int(c) for c in cells]
-    if all(c is None or NUMBER.fullmatch(c) for c in cells):
-        return "float", [np.nan if c is None else float(c) for c in cells]
-    return "text", [np.nan if c is None else c for c in cells]
+    if all(not c or NUMBER.fullmatch(c) for c in cells):
+        return "float", [float(c) if c else np.nan for c in cells]
+    return "text", [c if c else np.nan for c in cells]
 
 
-def shown_rows(columns: list[list[str | None]]) -> list[list[object]]:
+def shown_rows(columns: Sequence[Sequence[str]]) -> list[list[object]]:
     """The rows of some columns as pandas lists them: each column's type guessed as pandas
     does (whole numbers, numbers, booleans, else text; nan where empty), whole numbers shown as
     floats in rows that also have a number column.
 
-    >>> shown_rows([["1", "0"], ["0", "1"]]), shown_rows([["1", "0"], ["0.5", None]])
+    >>> shown_rows([["1", "0"], ["0", "1"]]), shown_rows([["1", "0"], ["0.5", ""]])
     ([[1, 0], [0, 1]], [[1.0, 0.5], [0.0, nan]])
-    >>> shown_rows([["1", "0"], ["abc", "0.5"], ["True", None]])
+    >>> shown_rows([["1", "0"], ["abc", "0.5"], ["True", ""]])
     [[1, 'abc', True], [0, '0.5', nan]]
     """
     typed = [_shown(cells) for cells in columns]
