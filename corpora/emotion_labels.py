@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from emobench.core.errors import LabelFileError, UserError  # noqa: F401 (re-exported)
 from emobench.core.audio import AudioError, inspect_file, resolve_in_root
 from emobench.core.experiment import LOG
+from emobench.corpora.label_csv import CsvError, numbers, read_csv, shown_rows
 
 META_COLUMNS = ("FileName", "EmoAct", "EmoVal", "EmoDom", "SpkrID", "Gender", "Split_Set")
 SPLITS = ("train", "dev", "test")
@@ -108,17 +108,15 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
         present = sorted(p.name for p in label_dir.glob("labels_consensus_*.csv"))
         raise LabelFileError(path, [f"label file for fold {fold} is missing; present: {present}"])
     try:
-        frame = pd.read_csv(path, dtype={"FileName": str, "SpkrID": str, "Split_Set": str},
-                            keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        columns, data = read_csv(path)
+    except CsvError as exc:
         raise LabelFileError(path, [f"not a readable CSV ({exc})"]) from None
 
-    if "FileName" not in frame.columns and str(frame.columns[0]).startswith("Unnamed: 0"):
+    if "FileName" not in columns and columns[0].startswith("Unnamed: 0"):
         # EMO-SUPERB's released NNIME files leave the first header cell empty
-        frame = frame.rename(columns={frame.columns[0]: "FileName"})
+        columns[0] = "FileName"
         LOG.warning("%s: the first header cell is empty; reading that column as FileName "
                     "(as in EMO-SUPERB's released NNIME files)", path)
-    columns = list(frame.columns)
     problems: list[str] = []
     class_columns = [c for c in columns if c not in META_COLUMNS]
     missing = [c for c in corpus.classes if c not in columns]
@@ -134,57 +132,71 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
     if problems:
         raise LabelFileError(path, problems)
 
-    line = frame.index.to_numpy() + 2  # CSV line numbers: header is line 1
-    names = frame["FileName"]
-    for i in np.flatnonzero(names.isna().to_numpy()):
-        problems.append(f"line {line[i]}: empty FileName")
-    dup = names.duplicated(keep=False) & names.notna()
-    for name, rows in frame[dup].groupby("FileName").groups.items():
-        problems.append(f"lines {', '.join(str(line[r]) for r in rows)}: duplicate FileName {name!r}")
+    column = dict(zip(columns, data))  # "" where a cell is empty
+    names = column["FileName"]
+    line = np.arange(len(names)) + 2  # CSV line numbers: header is line 1 (blank lines skipped)
+    rows_of: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if not name:
+            problems.append(f"line {line[i]}: empty FileName")
+        else:
+            rows_of.setdefault(name, []).append(i)
+    for name in sorted(name for name, at in rows_of.items() if len(at) > 1):
+        problems.append(f"lines {', '.join(str(line[r]) for r in rows_of[name])}: duplicate "
+                        f"FileName {name!r}")
 
     split_of = {v: k for k, v in corpus.split_names.items()}
-    split_values = frame["Split_Set"].astype(str)
-    for i in np.flatnonzero(~split_values.isin(list(split_of)).to_numpy()):
-        problems.append(f"line {line[i]}: unknown split {split_values.iloc[i]!r} "
-                        f"(config.json names {list(split_of)})")
+    split_values = column["Split_Set"]
+    for i, split in enumerate(split_values):
+        if split not in split_of:
+            written = repr(split) if split else "nan"  # nan: an empty cell
+            problems.append(f"line {line[i]}: unknown split {written} "
+                            f"(config.json names {list(split_of)})")
 
-    values = frame[corpus.classes].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    cells = [column[c] for c in corpus.classes]
+    # (N, C) in column-major order, the layout (and so the row sums) pandas gave
+    values = np.array([numbers(c) for c in cells], dtype=np.float64).reshape(len(cells),
+                                                                             len(names)).T
     bad_value = np.isnan(values).any(axis=1) | (values < 0).any(axis=1) | (values > 1).any(axis=1)
-    for i in np.flatnonzero(bad_value):
-        problems.append(f"line {line[i]}: label values must be numbers in [0, 1]: "
-                        f"{frame.loc[frame.index[i], corpus.classes].tolist()}")
+    if bad_value.any():
+        row_values = shown_rows(cells)
+        for i in np.flatnonzero(bad_value):
+            problems.append(f"line {line[i]}: label values must be numbers in [0, 1]: "
+                            f"{row_values[i]}")
     sums = values.sum(axis=1)
     for i in np.flatnonzero(~bad_value & (np.abs(sums - 1.0) > sum_tolerance)):
         problems.append(f"line {line[i]}: label row sums to {sums[i]:.6f}, not 1 "
                         f"(tolerance {sum_tolerance})")
 
-    speakers: list[str | None] = [None] * len(frame)
+    speakers: list[str | None] = [None] * len(names)
     if "SpkrID" in columns:
-        speakers = [None if pd.isna(s) or not str(s).strip() else str(s)
-                    for s in frame["SpkrID"]]
+        speakers = [s if s.strip() else None for s in column["SpkrID"]]
         if not speakerless:
             for i in (i for i, s in enumerate(speakers) if s is None):
                 problems.append(f"line {line[i]}: blank SpkrID (the speaker audit needs every "
                                 "speaker; for a corpus without speaker ids set "
                                 "data.speakerless=true)")
         if not allow_speaker_overlap:
-            per_speaker = pd.DataFrame({"spk": speakers, "split": split_values}).dropna()
-            for spk, splits in per_speaker.groupby("spk")["split"].unique().items():
+            splits_of: dict[str, set[str]] = {}
+            for spk, split in zip(speakers, split_values):
+                if spk is not None and split:
+                    splits_of.setdefault(spk, set()).add(split)
+            for spk, splits in sorted(splits_of.items()):
                 if len(splits) > 1:
                     problems.append(f"speaker {spk!r} appears in several splits "
                                     f"{sorted(splits)} (leakage; set "
                                     "data.allow_speaker_overlap=true to accept it)")
 
     paths: list[Path] = []
-    frames = np.zeros(len(frame), dtype=np.int64)
-    rates = np.zeros(len(frame), dtype=np.int64)
+    frames = np.zeros(len(names), dtype=np.int64)
+    rates = np.zeros(len(names), dtype=np.int64)
     warned: list[str] = []
     for i, name in enumerate(names):
-        if pd.isna(name):
+        if not name:
             paths.append(Path())
             continue
         try:
-            audio = resolve_in_root(audio_root, str(name))
+            audio = resolve_in_root(audio_root, name)
             paths.append(audio)
             if check_audio:
                 frames[i], rates[i], warning = inspect_file(audio)
@@ -206,5 +218,5 @@ def read_labels(label_dir: str | Path, fold: int, audio_root: str | Path, *,
         raise LabelFileError(path, problems)
     for warning in warned:
         LOG.warning("%s: %s", path, warning)
-    return LabelTable(path, corpus.classes, [str(n) for n in names], paths, speakers,
+    return LabelTable(path, corpus.classes, list(names), paths, speakers,
                       splits, values, frames, rates, tuple(warned))

@@ -32,6 +32,9 @@ def resolve_in_root(root: str | Path, relative: str) -> Path:
     emobench.core.audio.AudioError: path '../secret.wav' escapes the audio root /data/corpus
     """
     root_path = Path(root).resolve()
+    if "\x00" in relative:  # no file has such a name (and os.path would raise ValueError)
+        raise AudioError(f"path {relative!r} under the audio root {root_path} holds a NUL "
+                         "character")
     candidate = (root_path / relative).resolve()
     if Path(relative).is_absolute() or not candidate.is_relative_to(root_path):
         raise AudioError(f"path {relative!r} escapes the audio root {root_path}")
