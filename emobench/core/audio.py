@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ def resolve_in_root(root: str | Path, relative: str) -> Path:
     ...
     emobench.core.audio.AudioError: path '../secret.wav' escapes the audio root /data/corpus
     """
-    root_path = Path(root).resolve()
+    root_path = _resolved(os.path.abspath(root))  # absolute first: a relative root follows the cwd
     if "\x00" in relative:  # no file has such a name (and os.path would raise ValueError)
         raise AudioError(f"path {relative!r} under the audio root {root_path} holds a NUL "
                          "character")
@@ -41,26 +42,37 @@ def resolve_in_root(root: str | Path, relative: str) -> Path:
     return candidate
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(root: str) -> Path:
+    """An audio root, resolved once per process (a run resolves it for every file)."""
+    return Path(root).resolve()
+
+
 def num_frames(path: Path) -> tuple[int, int]:
     """(number of samples, sample rate) from the file header; errors name the file."""
+    info = _header(path)
+    return int(info.frames), int(info.samplerate)
+
+
+def _header(path: Path):
+    """soundfile's header information of ``path``, after our own header checks."""
     if not path.is_file():
         raise AudioError(f"{path}: audio file does not exist")
     problem = header_problem(path)
     if problem:
         raise AudioError(f"{path}: {problem}")
     try:
-        info = sf.info(str(path))
+        return sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise AudioError(f"{path}: unreadable audio ({exc})") from None
-    return int(info.frames), int(info.samplerate)
 
 
 def inspect_file(path: Path) -> tuple[int, int, str | None]:
     """``(samples, sample rate, warning)``: :func:`num_frames`, and for float or multi-channel
     files their samples too: non-finite samples are an AudioError, near-silent or
     channel-cancelling audio a warning naming the file (docs/robustness.md)."""
-    frames, rate = num_frames(path)
-    info = sf.info(str(path))
+    info = _header(path)
+    frames, rate = int(info.frames), int(info.samplerate)
     if frames == 0 or (info.subtype not in ("FLOAT", "DOUBLE") and info.channels == 1):
         return frames, rate, None
     try:
