@@ -128,3 +128,16 @@ def test_dev_best_is_written_with_last_ckpt_only(tmp_path, monkeypatch):
     best = torch.load(tmp_path / "dev-best.ckpt", weights_only=True)
     assert best["selection"]["epoch"] == 6
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in best["model"].items())
+
+
+def test_the_command_line_sets_the_collector_thresholds_and_the_library_does_not():
+    import subprocess
+    import sys
+
+    code = ("import gc, emobench, emobench.orchestration.cli as cli\n"
+            "before = gc.get_threshold()\n"
+            "cli.main(['--list-tasks'])\n"
+            "print(before, gc.get_threshold(), cli.GC_THRESHOLDS)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip().splitlines()[-1]
+    assert out == "(700, 10, 10) (10000, 10, 10) (10000, 10, 10)"
