@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, IO
 
@@ -68,14 +69,18 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """The file's sha256, computed once per process while the file is unchanged.
 
     A file counts as unchanged while its device, inode, size, modification and change times
-    are (the change time cannot be set back by a user), so a rewritten file is hashed again."""
+    are (the change time cannot be set back by a user), so a rewritten file is hashed again. File
+    times are coarse (a few ms), so a file changed in the last 2 s is always hashed afresh (two
+    writes within one tick would otherwise look alike), as git does for its "racy" entries."""
     info = os.stat(path)
     key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns,
            info.st_ctime_ns)
-    if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(chunk), b""):
-                digest.update(block)
+    if key in _DIGESTS:
+        return _DIGESTS[key]
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > 2_000_000_000:
         _DIGESTS[key] = digest.hexdigest()
-    return _DIGESTS[key]
+    return digest.hexdigest()
