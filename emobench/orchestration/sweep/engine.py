@@ -126,6 +126,11 @@ class Engine:
             if state not in ("done", "failed"):
                 continue
             node = self.plan.nodes[key]
+            if state == "failed" and node.after == "ok" and any(
+                    self.state[d] == "submitted" for d in node.deps):
+                # an afterok job cannot have run before its dependencies ended: SLURM reported
+                # its cancel (kill-on-invalid-dep) before their end; decided when they end
+                continue
             failed_deps = [d for d in node.deps if self.state[d] in ("failed", "blocked")]
             if state == "failed" and node.after == "ok" and failed_deps:
                 # SLURM ended it for its dependency (kill-on-invalid-dep): blocked, not failed
