@@ -146,9 +146,9 @@ def test_graph_of_a_task_without_folds(tmp_path: Path):
          "--shard", "1/1"]]
 
 
-def test_a_job_ended_for_its_failed_dependency_is_blocked_not_failed():
-    """SLURM ends a job whose afterok dependency failed (kill-on-invalid-dep); when one poll sees
-    both, the dependent is blocked (its own run never started), not a failure of its own."""
+def submitted_extract_and_train(state_of_log):
+    """An engine with extract/a and train/a (afterok) submitted, the aggregation waiting; the
+    launcher reports ``state_of_log(<key>.log)`` for each job."""
     from types import SimpleNamespace
 
     from emobench.orchestration.sweep.engine import Engine
@@ -156,13 +156,21 @@ def test_a_job_ended_for_its_failed_dependency_is_blocked_not_failed():
     nodes = {"extract/a": SimpleNamespace(deps=[], after="ok"),
              "train/a": SimpleNamespace(deps=["extract/a"], after="ok"),
              "aggregate": SimpleNamespace(deps=["train/a"], after="any")}
-    launcher = SimpleNamespace(state=lambda handle: "failed", cancel=lambda handle: None)
+    launcher = SimpleNamespace(state=lambda handle: state_of_log(handle.log),
+                               cancel=lambda handle: None)
     engine = Engine(SimpleNamespace(nodes=nodes, spec=SimpleNamespace(retries=0)), launcher,
                     log=lambda *args: None)
     for key in ("extract/a", "train/a"):
         engine.state[key], engine.attempts[key] = "submitted", 1
         engine.handles[key] = SimpleNamespace(extra={}, log=f"{key}.log")
         engine.history[key].append({"attempt": 1})
+    return engine
+
+
+def test_a_job_ended_for_its_failed_dependency_is_blocked_not_failed():
+    """SLURM ends a job whose afterok dependency failed (kill-on-invalid-dep); when one poll sees
+    both, the dependent is blocked (its own run never started), not a failure of its own."""
+    engine = submitted_extract_and_train(lambda log: "failed")
     engine._poll()
     assert engine.state == {"extract/a": "failed", "train/a": "blocked", "aggregate": "waiting"}
     assert engine.history["train/a"][-1] == {"blocked_by": "extract/a",
@@ -172,21 +180,8 @@ def test_a_job_ended_for_its_failed_dependency_is_blocked_not_failed():
 def test_a_dependent_cancelled_before_its_dependency_is_seen_to_fail_is_blocked():
     """SLURM may report the dependent's cancel while its dependency still looks running (the
     race seen in CI): the dependent waits for its dependency's end and is then blocked."""
-    from types import SimpleNamespace
-
-    from emobench.orchestration.sweep.engine import Engine
-
-    nodes = {"extract/a": SimpleNamespace(deps=[], after="ok"),
-             "train/a": SimpleNamespace(deps=["extract/a"], after="ok"),
-             "aggregate": SimpleNamespace(deps=["train/a"], after="any")}
     seen = {"extract/a.log": "running", "train/a.log": "failed"}
-    launcher = SimpleNamespace(state=lambda handle: seen[handle.log], cancel=lambda handle: None)
-    engine = Engine(SimpleNamespace(nodes=nodes, spec=SimpleNamespace(retries=0)), launcher,
-                    log=lambda *args: None)
-    for key in ("extract/a", "train/a"):
-        engine.state[key], engine.attempts[key] = "submitted", 1
-        engine.handles[key] = SimpleNamespace(extra={}, log=f"{key}.log")
-        engine.history[key].append({"attempt": 1})
+    engine = submitted_extract_and_train(seen.__getitem__)
     engine._poll()
     assert engine.state["train/a"] == "submitted"  # not a failure of its own: not decided yet
     seen["extract/a.log"] = "failed"
